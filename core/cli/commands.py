@@ -1,0 +1,230 @@
+"""The handlers of `atelier`'s subcommands. Each opens the library, does one thing, prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from core.cli.main import home_dir, request_from_args
+from core.cli.progress import ProgressBar
+from core.errors import AtelierError, BadInput
+
+
+@contextmanager
+def _library(args: argparse.Namespace) -> Iterator[Any]:
+    from core.library import Library
+
+    library = Library.open(home_dir(args))
+    try:
+        yield library
+    finally:
+        library.close()
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "generate": cmd_generate,
+        "models": cmd_models,
+        "history": cmd_history,
+        "demo": cmd_demo,
+    }
+    return handlers[args.command](args)
+
+
+# ---- generate ------------------------------------------------------------------------------
+def cmd_generate(args: argparse.Namespace) -> int:
+    from core.generation import Generator
+
+    request = request_from_args(args)
+    request.validate()
+    with _library(args) as library:
+        generator = Generator(library)
+        outputs = generator.generate(
+            request,
+            project=args.project,
+            out_dir=args.out,
+            on_step=ProgressBar(f"{request.task} {request.model}"),
+        )
+    if args.json:
+        _print_json([o.to_dict() for o in outputs])
+    else:
+        for o in outputs:
+            print(f"output {o.output_id} (seed {o.seed}): {o.path}")
+    return 0
+
+
+# ---- models --------------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace) -> int:
+    with _library(args) as library:
+        action = args.models_command
+        if action == "add":
+            return _models_add(library, args)
+        if action == "list":
+            variants = library.models.list()
+            if args.json:
+                _print_json([_variant_dict(v) for v in variants])
+            else:
+                for v in variants:
+                    fp = (v.fingerprint or "")[:12]
+                    print(f"{v.name:24} {v.kind:13} {fp:12}  {v.source_type}: {v.location}")
+            return 0
+        if action == "verify":
+            return _models_verify(library, args.name)
+        if action == "remove":
+            if not library.models.remove(args.name):
+                raise BadInput("name", f"no model variant named {args.name!r}")
+            print(f"removed {args.name} (its files were not touched)")
+            return 0
+    raise BadInput("models", f"unknown action {action!r}")  # pragma: no cover
+
+
+def _models_add(library: Any, args: argparse.Namespace) -> int:
+    from core.models.resolve import resolve_source
+    from core.models.sources import parse_source
+
+    if library.models.get(args.name) is not None:
+        raise BadInput("name", f"a model variant named {args.name!r} already exists")
+    source = parse_source(
+        args.source, config=args.config, revision=args.revision, allow_pickle=args.allow_pickle
+    )
+    resolved = resolve_source(source, args.name, library.file_hashes)
+    library.models.add(
+        name=args.name,
+        source_type=source.type,
+        location=source.location,
+        revision=source.revision,
+        config_path=source.config,
+        kind=resolved.kind,
+        default_dtype=None,
+        fingerprint=resolved.fingerprint,
+        components=dict(resolved.components),
+        size_bytes=resolved.size_bytes,
+        allow_pickle=source.allow_pickle,
+    )
+    print(
+        f"added {args.name}: {resolved.kind}, fingerprint {resolved.fingerprint[:12]}, "
+        f"{resolved.size_bytes / 1e6:.1f} MB"
+    )
+    return 0
+
+
+def _models_verify(library: Any, name: str) -> int:
+    from core.models.fingerprint import fingerprint_model
+    from core.models.sources import ModelSource, local_path
+
+    variant = library.models.get(name)
+    if variant is None:
+        raise BadInput("name", f"no model variant named {name!r}")
+    source = ModelSource(
+        variant.source_type, variant.location, variant.revision, variant.config_path
+    )
+    fresh = fingerprint_model(local_path(source))  # no cache: every byte read again
+    if fresh.sha256 == variant.fingerprint:
+        print(f"{name}: ok, weights match fingerprint {fresh.sha256[:12]}")
+        return 0
+    changed = sorted(
+        c
+        for c in set(fresh.components) | set(variant.components)
+        if fresh.components.get(c) != variant.components.get(c)
+    )
+    what = ", ".join(changed) or "the weights file"
+    recorded = str(variant.fingerprint)[:12]
+    print(f"{name}: CHANGED, fingerprint {fresh.sha256[:12]} (recorded {recorded})")
+    print(f"changed components: {what}")
+    return 1
+
+
+def _variant_dict(v: Any) -> dict[str, Any]:
+    return {
+        "name": v.name,
+        "kind": v.kind,
+        "source_type": v.source_type,
+        "location": v.location,
+        "revision": v.revision,
+        "config_path": v.config_path,
+        "fingerprint": v.fingerprint,
+        "components": v.components,
+        "size_bytes": v.size_bytes,
+    }
+
+
+# ---- history -------------------------------------------------------------------------------
+def cmd_history(args: argparse.Namespace) -> int:
+    with _library(args) as library:
+        if args.history_command == "list":
+            outputs = library.runs.list_outputs(
+                offset=args.offset, limit=args.limit, project=args.project
+            )
+            rows = [_output_summary(o) for o in outputs]
+            if args.json:
+                _print_json(rows)
+            else:
+                for r in rows:
+                    print(
+                        f"{r['output_id']:6}  {r['created_at'][:19]}  {r['task']:8} "
+                        f"{r['model']:18} seed {r['seed']:<10}  {r['prompt'][:40]!r}"
+                    )
+            return 0
+        output = library.runs.get_output(args.output_id)
+        if output is None:
+            raise BadInput("output_id", f"no output {args.output_id} in this library")
+        detail = _output_summary(output)
+        detail["record"] = json.loads(output.record_json)
+        detail["parents"] = list(output.parent_ids)
+        detail["children"] = list(output.child_ids)
+        if args.json:
+            _print_json(detail)
+        else:
+            for key in ("output_id", "run_id", "path", "seed", "sha256", "task", "model", "prompt"):
+                print(f"{key:10} {detail[key]}")
+            print(f"{'parents':10} {detail['parents']}\n{'children':10} {detail['children']}")
+        return 0
+
+
+def _output_summary(o: Any) -> dict[str, Any]:
+    record = json.loads(o.record_json)
+    request = record.get("request", {})
+    return {
+        "output_id": o.id,
+        "run_id": o.run_id,
+        "path": o.path,
+        "seed": o.seed,
+        "sha256": o.pixel_sha256,
+        "created_at": o.created_at.isoformat(),
+        "project": o.project,
+        "task": request.get("task"),
+        "model": request.get("model"),
+        "prompt": request.get("prompt", ""),
+    }
+
+
+# ---- demo ----------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from core.demo_batch import run_demo
+
+    out: Path = args.out.resolve()
+    with _library(args) as library:
+        made = run_demo(
+            library,
+            out,
+            on_progress=lambda text: print(text, file=sys.stderr),
+            progress_for=ProgressBar,
+        )
+    if args.json:
+        _print_json([{"name": name, **o.to_dict()} for name, o in made])
+    else:
+        for name, o in made:
+            print(f"{name:28} {o.path}")
+        print(f"\n{len(made)} demo images in {out}")
+    if not made:
+        raise AtelierError("the demo made no image")
+    return 0

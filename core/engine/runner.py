@@ -1,0 +1,303 @@
+"""Run one resolved request through diffusers: images, per-step progress, cancel, timings."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.engine import adapters
+from core.engine.device import cpu_generators, thread_count
+from core.engine.pipelines import LoadedModel, PipelineCache, check_task
+from core.engine.preview import latents_preview
+from core.engine.schedulers import make_scheduler
+from core.errors import BadInput, Cancelled, ModelError
+from core.models.resolve import ResolvedModel
+from core.request import GenerationRequest
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    """One denoising step done. `preview` is a small PIL image (made in the worker thread)."""
+
+    call: int
+    calls: int
+    step: int
+    steps: int
+    phase: str
+    preview: Any | None = None
+
+
+ProgressCallback = Callable[[StepProgress], None]
+
+
+@dataclass(frozen=True)
+class EngineInputs:
+    """Input images, already read and checked (PIL images)."""
+
+    init_image: Any | None = None
+    mask: Any | None = None
+    depth_map: Any | None = None
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    image: Any
+    seed: int
+    index: int
+
+
+@dataclass
+class EngineResult:
+    images: list[GeneratedImage]
+    pipeline: str
+    scheduler: str
+    scheduler_config: dict[str, Any]
+    refiner_pipeline: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Engine:
+    """Owns the pipeline cache; runs one request at a time (a worker thread per device)."""
+
+    def __init__(self, cache: PipelineCache | None = None) -> None:
+        self.cache = cache or PipelineCache()
+        self._vaes: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def run(
+        self,
+        request: GenerationRequest,
+        model: ResolvedModel,
+        inputs: EngineInputs,
+        *,
+        refiner: ResolvedModel | None = None,
+        on_step: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        previews: bool = True,
+    ) -> EngineResult:
+        """`request` must be resolved: seed, steps, sizes, device, dtype, threads all set."""
+        assert request.seed is not None and request.threads is not None
+        assert request.device is not None and request.dtype is not None
+        with self._lock:
+            check_task(model, request.task)
+            started = time.perf_counter()
+            loaded = self.cache.get(model, request.device, request.dtype, request.cpu_offload)
+            pipe = loaded.pipeline_for(request.task)
+            refine = self._refiner(request, model, refiner)
+            vae = self._vae(request)
+            timings = {"load_s": time.perf_counter() - started}
+            images: list[GeneratedImage] = []
+            scheduler: Any = None
+            with thread_count(request.threads), adapters.applied(pipe, request, vae):
+                for call in range(request.batch_count):
+                    t0 = time.perf_counter()
+                    seeds = [
+                        request.seed + call * request.batch_size + j
+                        for j in range(request.batch_size)
+                    ]
+                    scheduler = _fresh_scheduler(request, loaded)
+                    pipe.scheduler = scheduler
+                    progress = _Progress(
+                        call, request.batch_count, on_step, cancel, previews, model
+                    )
+                    out = self._call(pipe, request, inputs, seeds, progress, refine)
+                    for j, image in enumerate(out):
+                        images.append(
+                            GeneratedImage(image, seeds[j], call * request.batch_size + j)
+                        )
+                    timings[f"call{call}_s"] = time.perf_counter() - t0
+            timings["total_s"] = time.perf_counter() - started
+            return EngineResult(
+                images=images,
+                pipeline=type(pipe).__name__,
+                scheduler=type(scheduler).__name__,
+                scheduler_config=_json_safe(dict(scheduler.config)),
+                refiner_pipeline=type(refine).__name__ if refine is not None else None,
+                timings=timings,
+            )
+
+    # ---- pieces ------------------------------------------------------------------------
+    def _refiner(
+        self, request: GenerationRequest, model: ResolvedModel, refiner: ResolvedModel | None
+    ) -> Any | None:
+        if refiner is None:
+            return None
+        if model.kind != "sdxl":
+            raise BadInput("refiner", f"a refiner follows an SDXL base model, not {model.kind}")
+        if refiner.kind not in ("sdxl-refiner", "sdxl"):
+            raise BadInput(
+                "refiner", f"{refiner.name} is a {refiner.kind} model, not an SDXL refiner"
+            )
+        loaded = self.cache.get(refiner, request.device or "cpu", request.dtype or "float32")
+        pipe = loaded.pipeline_for("img2img")
+        pipe.scheduler = _fresh_scheduler(request, loaded)
+        return pipe
+
+    def _vae(self, request: GenerationRequest) -> Any | None:
+        if not request.vae:
+            return None
+        if request.vae not in self._vaes:
+            from core.engine.device import torch_dtype
+            from core.models.loading import load_vae
+
+            vae = load_vae(Path(request.vae))
+            self._vaes[request.vae] = vae.to(
+                request.device, torch_dtype(request.dtype or "float32")
+            )
+        return self._vaes[request.vae]
+
+    def _call(
+        self,
+        pipe: Any,
+        request: GenerationRequest,
+        inputs: EngineInputs,
+        seeds: list[int],
+        progress: _Progress,
+        refiner: Any | None,
+    ) -> list[Any]:
+        kwargs = _task_kwargs(request, inputs)
+        kwargs.update(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            num_inference_steps=request.steps,
+            guidance_scale=request.cfg_scale,
+            num_images_per_prompt=request.batch_size,
+            generator=cpu_generators(seeds),
+        )
+        accepted = inspect.signature(pipe.__call__).parameters
+        if request.clip_skip is not None:
+            if "clip_skip" not in accepted:
+                raise BadInput("clip_skip", f"{type(pipe).__name__} does not support clip skip")
+            kwargs["clip_skip"] = request.clip_skip
+        if refiner is not None:
+            kwargs.update(output_type="latent", denoising_end=request.high_noise_frac)
+        _attach_progress(pipe, kwargs, accepted, progress, "base")
+        try:
+            out = pipe(**kwargs)
+        except (Cancelled, BadInput, ModelError):
+            raise
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise ModelError(f"{type(pipe).__name__} failed: {exc}") from exc
+        if refiner is None:
+            return list(out.images)
+        refine_kwargs: dict[str, Any] = {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt or None,
+            "num_inference_steps": request.steps,
+            "guidance_scale": request.cfg_scale,
+            "image": out.images,
+            "denoising_start": request.high_noise_frac,
+            "generator": kwargs["generator"],
+        }
+        _attach_progress(
+            refiner,
+            refine_kwargs,
+            inspect.signature(refiner.__call__).parameters,
+            progress,
+            "refiner",
+        )
+        return list(refiner(**refine_kwargs).images)
+
+
+class _Progress:
+    def __init__(
+        self,
+        call: int,
+        calls: int,
+        on_step: ProgressCallback | None,
+        cancel: threading.Event | None,
+        previews: bool,
+        model: ResolvedModel,
+    ) -> None:
+        self.call, self.calls, self.on_step, self.cancel = call, calls, on_step, cancel
+        self.previews = previews and on_step is not None
+        self.sdxl = model.kind.startswith("sdxl")
+
+    def step(self, phase: str, step: int, steps: int, latents: Any) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled(f"cancelled at step {step} of {steps}")
+        if self.on_step is not None:
+            preview = (
+                latents_preview(latents, self.sdxl)
+                if self.previews and latents is not None
+                else None
+            )
+            self.on_step(StepProgress(self.call, self.calls, step, steps, phase, preview))
+
+
+def _attach_progress(
+    pipe: Any, kwargs: dict[str, Any], accepted: Any, progress: _Progress, phase: str
+) -> None:
+    if "callback_on_step_end" in accepted:
+
+        def on_step_end(p: Any, i: int, t: Any, cb: dict[str, Any]) -> dict[str, Any]:
+            total = int(getattr(p, "_num_timesteps", 0) or len(p.scheduler.timesteps))
+            progress.step(phase, i + 1, total, cb.get("latents"))
+            return cb
+
+        kwargs["callback_on_step_end"] = on_step_end
+        kwargs["callback_on_step_end_tensor_inputs"] = ["latents"]
+    else:  # the x4 upscaler still takes the older callback
+
+        def on_step(i: int, t: Any, latents: Any) -> None:
+            progress.step(phase, i + 1, len(pipe.scheduler.timesteps), latents)
+
+        kwargs["callback"] = on_step
+        kwargs["callback_steps"] = 1
+
+
+def _task_kwargs(request: GenerationRequest, inputs: EngineInputs) -> dict[str, Any]:
+    task = request.task
+    if task == "text2img":
+        return {"width": request.width, "height": request.height}
+    if task == "img2img":
+        return {"image": inputs.init_image, "strength": request.strength}
+    if task == "inpaint":
+        return {
+            "image": inputs.init_image,
+            "mask_image": inputs.mask,
+            "strength": request.strength,
+            "width": request.width,
+            "height": request.height,
+        }
+    if task == "depth":
+        kwargs: dict[str, Any] = {"image": inputs.init_image, "strength": request.strength}
+        if inputs.depth_map is not None:
+            kwargs["depth_map"] = _depth_tensor(inputs.depth_map)
+        return kwargs
+    if task == "upscale":
+        return {"image": inputs.init_image, "noise_level": request.noise_level}
+    raise BadInput("task", f"unknown task {task!r}")
+
+
+def _depth_tensor(image: Any) -> Any:
+    import numpy as np
+    import torch
+
+    array = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array)[None]
+
+
+def _fresh_scheduler(request: GenerationRequest, loaded: LoadedModel) -> Any:
+    """A new scheduler object per call: schedulers keep state, and from_pipe shares them."""
+    name = request.scheduler or "default"
+    if name == "default":
+        return loaded.base_scheduler_class.from_config(loaded.base_scheduler_config)
+    return make_scheduler(name, loaded.base_scheduler_config)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

@@ -1,0 +1,27 @@
+"""Errors a person sees. Each message names the file or field and what was expected."""
+
+from __future__ import annotations
+
+
+class AtelierError(Exception):
+    """Base of every error that reaches the user as a message (exit code 1)."""
+
+
+class BadInput(AtelierError):
+    """A request field, an input file or an option is not what was expected."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ModelError(AtelierError):
+    """A model cannot be found, loaded, trusted, or cannot do the asked task."""
+
+
+class Cancelled(AtelierError):
+    """The work was cancelled; nothing was written for it."""
+
+    def __init__(self, message: str = "cancelled") -> None:
+        super().__init__(message)

@@ -1,0 +1,359 @@
+"""Generate: a request in, recorded outputs out. The CLI, the queue worker and the GUI call this.
+
+The order of a generation is what makes it safe: resolve and check everything first (model, task,
+inputs, sizes) so bad input writes nothing; run; write each PNG (with its record) to a temporary
+name and rename it into place; then commit the run and its outputs in one transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.engine.device import current_threads, select_device, select_dtype
+from core.engine.pipelines import check_task
+from core.engine.runner import Engine, EngineInputs, EngineResult, ProgressCallback
+from core.engine.schedulers import check_scheduler
+from core.errors import BadInput
+from core.inputs import LoadedInput, load_input
+from core.models.resolve import ResolvedModel
+from core.request import GenerationRequest, canonical_json
+
+if TYPE_CHECKING:
+    from core.library import Library
+
+RECORD_FORMAT = "atelier-record"
+RECORD_VERSION = 1
+FALLBACK_DEFAULTS: dict[str, Any] = {"steps": 30, "cfg_scale": 7.5, "scheduler": "default"}
+
+
+@dataclass(frozen=True)
+class GeneratedOutput:
+    """What a caller gets for each image: ids, the file, the seed and the pixel hash."""
+
+    output_id: int
+    run_id: int
+    path: str
+    seed: int
+    sha256: str
+    index: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output_id": self.output_id,
+            "run_id": self.run_id,
+            "path": self.path,
+            "seed": self.seed,
+            "sha256": self.sha256,
+            "index": self.index,
+        }
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A request with every default resolved and its inputs read: ready to run."""
+
+    request: GenerationRequest
+    model: ResolvedModel
+    refiner: ResolvedModel | None
+    inputs: dict[str, LoadedInput]
+
+
+class Generator:
+    """Runs requests against one library. One per worker; `engine` holds the loaded models."""
+
+    def __init__(self, library: Library, engine: Engine | None = None) -> None:
+        self.library = library
+        self.engine = engine or Engine()
+
+    # ---- models ------------------------------------------------------------------------
+    def resolve_model(self, ref: str, field: str = "model") -> ResolvedModel:
+        """A library variant by name, else a demo name, a folder, a file or a hub id."""
+        from core.models.resolve import resolve_source
+        from core.models.sources import ModelSource, parse_source
+
+        variant = self.library.models.get(ref)
+        if variant is not None:
+            source = ModelSource(
+                type=variant.source_type,
+                location=variant.location,
+                revision=variant.revision,
+                config=variant.config_path,
+                allow_pickle=variant.allow_pickle,
+            )
+        else:
+            source = parse_source(ref)
+        return resolve_source(source, ref, self.library.file_hashes)
+
+    # ---- the two steps -----------------------------------------------------------------
+    def prepare(self, request: GenerationRequest) -> PreparedRequest:
+        """Check and resolve everything; raises BadInput/ModelError before any work is done."""
+        request.validate()
+        model = self.resolve_model(request.model)
+        check_task(model, request.task)
+        refiner = self.resolve_model(request.refiner, "refiner") if request.refiner else None
+        inputs = {
+            name: load_input(self.library, name, ref)
+            for name in ("init_image", "mask", "depth_map")
+            if (ref := getattr(request, name))
+        }
+        resolved = _resolve_defaults(request, model, inputs)
+        inputs = _fit_inputs(resolved, inputs)
+        return PreparedRequest(resolved, model, refiner, inputs)
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        project: str = "default",
+        out_dir: Path | None = None,
+        job_id: int | None = None,
+        on_step: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        stem: str | None = None,
+    ) -> list[GeneratedOutput]:
+        prepared = self.prepare(request)
+        result = self.engine.run(
+            prepared.request,
+            prepared.model,
+            EngineInputs(**{k: v.image for k, v in prepared.inputs.items()}),
+            refiner=prepared.refiner,
+            on_step=on_step,
+            cancel=cancel,
+        )
+        return self._record(prepared, result, project, out_dir, job_id, stem)
+
+    # ---- recording ---------------------------------------------------------------------
+    def _record(
+        self,
+        prepared: PreparedRequest,
+        result: EngineResult,
+        project: str,
+        out_dir: Path | None,
+        job_id: int | None,
+        stem: str | None,
+    ) -> list[GeneratedOutput]:
+        from core.formats.a1111 import to_infotext
+        from core.formats.png import ATELIER_CHUNK, PARAMETERS_CHUNK, encode_record, png_bytes
+        from core.library.entities import NewAsset, NewOutput
+        from core.records import environment_fingerprint, pixel_sha256
+
+        request = prepared.request
+        assert request.device is not None and request.dtype is not None
+        environment = environment_fingerprint(request.device, request.dtype)
+        environment["threads"] = request.threads
+        base = self._record_base(prepared, result, environment)
+        parents = [i.parent_output_id for i in prepared.inputs.values() if i.parent_output_id]
+        new_outputs: list[NewOutput] = []
+        written: list[tuple[str, int, str]] = []
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        for generated in result.images:
+            pixels = pixel_sha256(generated.image)
+            record = dict(base)
+            record["image"] = {
+                "index": generated.index,
+                "seed": generated.seed,
+                "width": generated.image.width,
+                "height": generated.image.height,
+                "pixel_sha256": pixels,
+            }
+            record_json = encode_record(record)
+            infotext = to_infotext(
+                request, generated.seed, prepared.model.name, prepared.model.fingerprint
+            )
+            data = png_bytes(
+                generated.image, {ATELIER_CHUNK: record_json, PARAMETERS_CHUNK: infotext}
+            )
+            stored = self.library.store.put_bytes(data, "png")
+            path = stored.path
+            if out_dir is not None:
+                name = stem or f"{stamp}-{generated.seed}"
+                if stem and len(result.images) > 1:
+                    name = f"{stem}-{generated.index}"
+                path = _write_output(out_dir, name, data, self.library.runs.path_recorded)
+            new_outputs.append(
+                NewOutput(
+                    asset=NewAsset(
+                        sha256=stored.sha256,
+                        relpath=str(stored.path.relative_to(self.library.store.root)),
+                        size=stored.size,
+                        format="png",
+                        role="output",
+                        width=generated.image.width,
+                        height=generated.image.height,
+                    ),
+                    path=str(path),
+                    image_index=generated.index,
+                    seed=generated.seed,
+                    pixel_sha256=pixels,
+                    record_json=record_json,
+                    parent_ids=tuple(dict.fromkeys(p for p in parents if p is not None)),
+                )
+            )
+            written.append((str(path), generated.seed, pixels))
+        project_row = self.library.projects.get_or_create(project)
+        run_id, output_ids = self.library.runs.record_run(
+            project_id=project_row.id,
+            job_id=job_id,
+            request_json=request.canonical_json(),
+            request_hash=request.hash(),
+            environment_json=canonical_json(environment),
+            timings_json=canonical_json(result.timings),
+            outputs=new_outputs,
+        )
+        return [
+            GeneratedOutput(oid, run_id, path, seed, sha, generated.index)
+            for oid, (path, seed, sha), generated in zip(
+                output_ids, written, result.images, strict=True
+            )
+        ]
+
+    @staticmethod
+    def _record_base(
+        prepared: PreparedRequest, result: EngineResult, environment: dict[str, Any]
+    ) -> dict[str, Any]:
+        request = prepared.request
+        models: dict[str, Any] = {"base": _model_record(prepared.model)}
+        if prepared.refiner is not None:
+            models["refiner"] = _model_record(prepared.refiner)
+        if request.vae:
+            from core.models.fingerprint import fingerprint_model
+
+            models["vae"] = {
+                "path": request.vae,
+                "sha256": fingerprint_model(Path(request.vae)).sha256,
+            }
+        models["loras"] = [
+            {"path": lr.path, "weight": lr.weight, "sha256": _file_hash(lr.path)}
+            for lr in request.loras
+        ]
+        models["embeddings"] = [
+            {"path": e.path, "token": e.token, "sha256": _file_hash(e.path)}
+            for e in request.embeddings
+        ]
+        return {
+            "format": RECORD_FORMAT,
+            "version": RECORD_VERSION,
+            "request": request.to_dict(),
+            "request_hash": request.hash(),
+            "pipeline": {"class": result.pipeline, "refiner_class": result.refiner_pipeline},
+            "scheduler": {
+                "name": request.scheduler,
+                "class": result.scheduler,
+                "config": result.scheduler_config,
+            },
+            "models": models,
+            "inputs": {
+                name: {"sha256": inp.sha256, "source": inp.source}
+                for name, inp in prepared.inputs.items()
+            },
+            "environment": environment,
+        }
+
+
+# ---- helpers ---------------------------------------------------------------------------
+def _model_record(model: ResolvedModel) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "kind": model.kind,
+        "source": {
+            "type": model.source.type,
+            "location": model.source.location,
+            "revision": model.source.revision,
+        },
+        "fingerprint": model.fingerprint,
+        "components": dict(model.components),
+    }
+
+
+def _file_hash(path: str) -> str:
+    from core.records import file_sha256
+
+    return file_sha256(Path(path))
+
+
+def _resolve_defaults(
+    request: GenerationRequest, model: ResolvedModel, inputs: dict[str, LoadedInput]
+) -> GenerationRequest:
+    defaults = {**FALLBACK_DEFAULTS, **{k: v for k, v in model.defaults.items() if v is not None}}
+    device = select_device(request.device)
+    changes: dict[str, Any] = {
+        "seed": request.seed if request.seed is not None else secrets.randbelow(2**32),
+        "steps": request.steps or int(defaults["steps"]),
+        "cfg_scale": request.cfg_scale
+        if request.cfg_scale is not None
+        else float(defaults["cfg_scale"]),
+        "scheduler": request.scheduler or str(defaults["scheduler"]),
+        "device": device,
+        "dtype": select_dtype(device, request.dtype),
+        "threads": request.threads or current_threads(),
+    }
+    check_scheduler(changes["scheduler"])
+    init = inputs.get("init_image")
+    if request.task == "upscale":
+        if request.width or request.height:
+            raise BadInput(
+                "width", "upscale makes 4x the input's size; leave width and height unset"
+            )
+    elif init is not None:
+        changes["width"] = request.width or _floor8("init_image", init.image.width)
+        changes["height"] = request.height or _floor8("init_image", init.image.height)
+    else:
+        changes["width"] = request.width or int(defaults.get("width", 512))
+        changes["height"] = request.height or int(defaults.get("height", 512))
+    for name, inp in inputs.items():
+        changes[name] = inp.ref
+    return request.replace(**changes)
+
+
+def _fit_inputs(
+    request: GenerationRequest, inputs: dict[str, LoadedInput]
+) -> dict[str, LoadedInput]:
+    """Check the mask matches the init image; resize both to the request's size."""
+    init, mask = inputs.get("init_image"), inputs.get("mask")
+    if init is not None and mask is not None and mask.image.size != init.image.size:
+        raise BadInput(
+            "mask",
+            f"{mask.source} is {mask.image.width}x{mask.image.height} but the init image "
+            f"{init.source} is {init.image.width}x{init.image.height}; they must be the same size",
+        )
+    if request.task == "upscale" or request.width is None or request.height is None:
+        return inputs
+    size = (request.width, request.height)
+    fitted = dict(inputs)
+    for name in ("init_image", "mask"):
+        item = inputs.get(name)
+        if item is not None and item.image.size != size:
+            fitted[name] = LoadedInput(
+                item.field, item.source, item.sha256, item.image.resize(size), item.parent_output_id
+            )
+    return fitted
+
+
+def _floor8(field: str, value: int) -> int:
+    if value < 8:
+        raise BadInput(field, f"the image is {value} pixels wide or high; at least 8 are needed")
+    return value - value % 8
+
+
+def _write_output(folder: Path, name: str, data: bytes, recorded: Callable[[str], bool]) -> Path:
+    """Write `name.png` into `folder` atomically.
+
+    A file already there that no recorded output owns is a leftover of an interrupted run of the
+    same job, and is replaced; a recorded one is never overwritten: -1, -2... is added instead.
+    """
+    from core.formats.png import write_atomic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    n = 0
+    while path.exists() and recorded(str(path)):
+        n += 1
+        path = folder / f"{name}-{n}.png"
+    write_atomic(path, data)
+    return path

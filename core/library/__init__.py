@@ -1,0 +1,77 @@
+"""The library: one SQLite database and one content-addressed store under a home folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+
+from core.library.database import Database, open_database
+from core.library.repositories import (
+    AssetRepository,
+    FileHashRepository,
+    MaskRepository,
+    ModelVariantRepository,
+    ProjectRepository,
+    PromptRepository,
+    SeedRepository,
+)
+from core.library.runs import RunRepository
+from core.library.store import ContentStore
+
+DATABASE_NAME = "library.sqlite"
+STORE_NAME = "store"
+
+
+def default_home() -> Path:
+    """`ATELIER_HOME` when set, else the per-user data folder."""
+    override = os.environ.get("ATELIER_HOME")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("atelier"))
+
+
+class Library:
+    """The open library of one home folder: database, store and repositories."""
+
+    def __init__(self, home: Path, db: Database, store: ContentStore) -> None:
+        self.home = home
+        self.db = db
+        self.store = store
+        sessions = db.session_factory
+        self.projects = ProjectRepository(sessions)
+        self.models = ModelVariantRepository(sessions)
+        self.assets = AssetRepository(sessions)
+        self.runs = RunRepository(sessions)
+        self.file_hashes = FileHashRepository(sessions)
+        self.prompts = PromptRepository(sessions)
+        self.seeds = SeedRepository(sessions)
+        self.masks = MaskRepository(sessions)
+
+    @classmethod
+    def open(cls, home: Path) -> Library:
+        """Open `home/library.sqlite` (migrating it) and `home/store` (removing crash leftovers)."""
+        home = Path(home).expanduser()
+        home.mkdir(parents=True, exist_ok=True)
+        store = ContentStore(home / STORE_NAME)
+        store.clean_temporaries()
+        return cls(home, open_database(home / DATABASE_NAME), store)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+__all__ = ["ContentStore", "Database", "Library", "default_home", "open_database"]

@@ -1,0 +1,201 @@
+"""Runs and their outputs: recording a finished run atomically, and reading the history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import BadInput
+from core.library.database import read_session
+from core.library.entities import NewOutput, Output, Run
+from core.library.schema import (
+    ASSET_ROLES,
+    AssetRow,
+    JobRow,
+    OutputParentRow,
+    OutputRow,
+    ProjectRow,
+    RunRow,
+    utc_now,
+)
+
+
+class RunRepository:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def record_run(
+        self,
+        project_id: int,
+        job_id: int | None,
+        request_json: str,
+        request_hash: str,
+        environment_json: str,
+        timings_json: str,
+        outputs: Sequence[NewOutput],
+    ) -> tuple[int, list[int]]:
+        """Insert the run, any new assets, its outputs and their lineage in one transaction.
+
+        Returns the run id and the output ids in the order given. Nothing is written if any
+        part fails (an unknown parent output, project or job).
+        """
+        with self._sessions.begin() as s:
+            run = RunRow(
+                project_id=project_id,
+                job_id=job_id,
+                request_json=request_json,
+                request_hash=request_hash,
+                environment_json=environment_json,
+                timings_json=timings_json,
+            )
+            s.add(run)
+            s.flush()
+            output_ids: list[int] = []
+            for new in outputs:
+                output_ids.append(self._add_output(s, run, new))
+            if job_id is not None:  # the job is done exactly when its outputs exist
+                job = s.get(JobRow, job_id)
+                if job is not None:
+                    job.status, job.finished_at = "done", utc_now()
+                    job.error_type = job.error_message = None
+            return run.id, output_ids
+
+    @staticmethod
+    def _add_output(s: Session, run: RunRow, new: NewOutput) -> int:
+        asset = new.asset
+        if asset.role not in ASSET_ROLES:
+            raise BadInput("role", f"expected one of {', '.join(ASSET_ROLES)}")
+        s.execute(
+            insert(AssetRow)
+            .values(
+                sha256=asset.sha256, relpath=asset.relpath, size=asset.size, format=asset.format,
+                role=asset.role, width=asset.width, height=asset.height,
+                created_at=run.created_at,
+            )
+            .on_conflict_do_nothing(index_elements=[AssetRow.sha256])
+        )  # fmt: skip
+        missing = set(new.parent_ids) - set(
+            s.scalars(select(OutputRow.id).where(OutputRow.id.in_(new.parent_ids)))
+        )
+        if missing:
+            raise BadInput("parent_ids", f"no earlier output with id {min(missing)}")
+        row = OutputRow(
+            run_id=run.id, asset_sha256=asset.sha256, path=new.path, image_index=new.image_index,
+            seed=new.seed, pixel_sha256=new.pixel_sha256, record_json=new.record_json,
+            created_at=run.created_at,
+        )  # fmt: skip
+        s.add(row)
+        s.flush()
+        for parent_id in dict.fromkeys(new.parent_ids):
+            s.add(OutputParentRow(output_id=row.id, parent_id=parent_id))
+        s.flush()
+        return row.id
+
+    def path_recorded(self, path: str) -> bool:
+        """Whether an output file at `path` belongs to a recorded output."""
+        with read_session(self._sessions) as s:
+            return s.scalar(select(OutputRow.id).where(OutputRow.path == path).limit(1)) is not None
+
+    def get_run(self, run_id: int) -> Run | None:
+        query = (
+            select(RunRow, ProjectRow.name)
+            .join(ProjectRow, ProjectRow.id == RunRow.project_id)
+            .where(RunRow.id == run_id)
+        )
+        with read_session(self._sessions) as s:
+            found = s.execute(query).first()
+            if found is None:
+                return None
+            r, project = found
+            ids = s.scalars(
+                select(OutputRow.id).where(OutputRow.run_id == run_id).order_by(OutputRow.id)
+            )
+            return Run(
+                r.id, r.job_id, r.project_id, project, r.request_json, r.request_hash,
+                r.environment_json, r.timings_json, r.created_at, tuple(ids),
+            )  # fmt: skip
+
+    def get_output(self, output_id: int) -> Output | None:
+        """One output with its record, project, parents and children."""
+        with read_session(self._sessions) as s:
+            found = _load_outputs(s, output_id=output_id)
+            return found[0] if found else None
+
+    def list_outputs(
+        self, offset: int = 0, limit: int = 50, project: str | None = None
+    ) -> list[Output]:
+        """A page of outputs, newest first, optionally of one project."""
+        with read_session(self._sessions) as s:
+            return _load_outputs(s, project=project, offset=offset, limit=limit)
+
+    def count_outputs(self, project: str | None = None) -> int:
+        query = select(func.count()).select_from(OutputRow)
+        if project is not None:
+            query = (
+                query.join(RunRow, RunRow.id == OutputRow.run_id)
+                .join(ProjectRow, ProjectRow.id == RunRow.project_id)
+                .where(ProjectRow.name == project)
+            )
+        with read_session(self._sessions) as s:
+            return int(s.scalar(query) or 0)
+
+
+def _load_outputs(
+    s: Session,
+    *,
+    output_id: int | None = None,
+    project: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[Output]:
+    query = (
+        select(OutputRow, ProjectRow.name)
+        .join(RunRow, RunRow.id == OutputRow.run_id)
+        .join(ProjectRow, ProjectRow.id == RunRow.project_id)
+        .order_by(OutputRow.created_at.desc(), OutputRow.id.desc())
+    )
+    if output_id is not None:
+        query = query.where(OutputRow.id == output_id)
+    if project is not None:
+        query = query.where(ProjectRow.name == project)
+    rows = [(o, name) for o, name in s.execute(query.offset(offset).limit(limit))]
+    ids = [o.id for o, _ in rows]
+    parents = _lineage(s, ids, by_child=True)
+    children = _lineage(s, ids, by_child=False)
+    return [
+        Output(
+            id=o.id,
+            run_id=o.run_id,
+            project=project_name,
+            asset_sha256=o.asset_sha256,
+            path=o.path,
+            image_index=o.image_index,
+            seed=o.seed,
+            pixel_sha256=o.pixel_sha256,
+            record_json=o.record_json,
+            created_at=o.created_at,
+            parent_ids=tuple(parents.get(o.id, ())),
+            child_ids=tuple(children.get(o.id, ())),
+        )
+        for o, project_name in rows
+    ]
+
+
+def _lineage(s: Session, ids: Iterable[int], by_child: bool) -> dict[int, list[int]]:
+    """For each id: its parents (`by_child`) or its children, ascending."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    key, other = (
+        (OutputParentRow.output_id, OutputParentRow.parent_id)
+        if by_child
+        else (OutputParentRow.parent_id, OutputParentRow.output_id)
+    )
+    found: dict[int, list[int]] = defaultdict(list)
+    for k, v in s.execute(select(key, other).where(key.in_(ids)).order_by(key, other)):
+        found[k].append(v)
+    return found

@@ -1,0 +1,187 @@
+"""The library's tables as a SQLAlchemy 2.0 typed ORM. Rows stay inside repositories.
+
+Timestamps are timezone-aware UTC datetimes in Python, stored as naive UTC in SQLite.
+The FTS5 index over prompts (`prompts_fts*`) lives only in the migrations: it is raw SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+SOURCE_TYPES = ("demo", "hub", "folder", "single_file")
+ASSET_ROLES = ("input", "mask", "depth", "output", "thumbnail")
+JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+FTS_TABLE_PREFIX = "prompts_fts"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime, stored without its zone."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("library timestamps must be timezone-aware")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def is_managed_table(name: str | None) -> bool:
+    """False for tables the ORM does not describe (the FTS index and its shadow tables)."""
+    return not (name or "").startswith(FTS_TABLE_PREFIX)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class PromptRow(Base):
+    __tablename__ = "prompts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    negative: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    tags: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    favourite: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class SeedRow(Base):
+    __tablename__ = "seeds"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    label: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class AssetRow(Base):
+    __tablename__ = "assets"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    relpath: Mapped[str] = mapped_column(Text, nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    format: Mapped[str] = mapped_column(String(16), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class MaskRow(Base):
+    __tablename__ = "masks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_sha256: Mapped[str] = mapped_column(ForeignKey("assets.sha256"), nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    label: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class ModelVariantRow(Base):
+    __tablename__ = "model_variants"
+    __table_args__ = (Index("ix_model_variants_fingerprint", "fingerprint"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    source_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    location: Mapped[str] = mapped_column(Text, nullable=False)
+    revision: Mapped[str | None] = mapped_column(Text, nullable=True)
+    config_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    default_dtype: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    components_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    allow_pickle: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_position", "status", "position"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_json: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error_type: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), nullable=False)
+    batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    out_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_project_id", "project_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), nullable=False)
+    request_json: Mapped[str] = mapped_column(Text, nullable=False)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    environment_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    timings_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class OutputRow(Base):
+    __tablename__ = "outputs"
+    __table_args__ = (
+        Index("ix_outputs_created_at", "created_at"),
+        Index("ix_outputs_run_id", "run_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), nullable=False)
+    asset_sha256: Mapped[str] = mapped_column(ForeignKey("assets.sha256"), nullable=False)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    image_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    seed: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    pixel_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    record_json: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class OutputParentRow(Base):
+    __tablename__ = "output_parents"
+    __table_args__ = (Index("ix_output_parents_parent_id", "parent_id"),)
+    output_id: Mapped[int] = mapped_column(ForeignKey("outputs.id"), primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("outputs.id"), primary_key=True)
+
+
+class FileFingerprintRow(Base):
+    __tablename__ = "file_fingerprints"
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -1,0 +1,19 @@
+"""Shared fixtures: demo models built once per test session, offline, in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Set before anything imports the core, and inherited by every subprocess a test starts.
+_DEMO = os.environ.setdefault("ATELIER_DEMO_DIR", tempfile.mkdtemp(prefix="atelier-demo-models-"))
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.pop("ATELIER_HOME", None)
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    return Path(_DEMO)
