@@ -19,7 +19,7 @@ from core.engine.device import current_threads, select_device, select_dtype
 from core.engine.pipelines import check_task
 from core.engine.runner import Engine, EngineInputs, EngineResult, ProgressCallback
 from core.engine.schedulers import check_scheduler
-from core.errors import BadInput
+from core.errors import BadInput, ModelError
 from core.inputs import LoadedInput, load_input
 from core.models.resolve import ResolvedModel
 from core.request import GenerationRequest, canonical_json
@@ -87,7 +87,12 @@ class Generator:
                 allow_pickle=variant.allow_pickle,
             )
         else:
-            source = parse_source(ref)
+            try:
+                source = parse_source(ref)
+            except ModelError as exc:
+                if field == "model":
+                    raise
+                raise ModelError(f"{field}: {exc}") from exc
         return resolve_source(source, ref, self.library.file_hashes)
 
     # ---- the two steps -----------------------------------------------------------------
@@ -213,9 +218,8 @@ class Generator:
             )
         ]
 
-    @staticmethod
     def _record_base(
-        prepared: PreparedRequest, result: EngineResult, environment: dict[str, Any]
+        self, prepared: PreparedRequest, result: EngineResult, environment: dict[str, Any]
     ) -> dict[str, Any]:
         request = prepared.request
         models: dict[str, Any] = {"base": _model_record(prepared.model)}
@@ -226,7 +230,7 @@ class Generator:
 
             models["vae"] = {
                 "path": request.vae,
-                "sha256": fingerprint_model(Path(request.vae)).sha256,
+                "sha256": fingerprint_model(Path(request.vae), self.library.file_hashes).sha256,
             }
         models["loras"] = [
             {"path": lr.path, "weight": lr.weight, "sha256": _file_hash(lr.path)}

@@ -20,6 +20,8 @@ DEVICES = ("cpu", "cuda", "mps")
 # Tasks that read an init image; which extra inputs each task takes.
 TASKS_WITH_INIT = ("img2img", "inpaint", "upscale", "depth")
 SCHEMA_VERSION = 1
+# Schedulers index a 1000-step training schedule; some run past its end near 1000 steps.
+MAX_STEPS = 500
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,8 @@ class GenerationRequest:
             value = getattr(self, name)
             if value is not None and (value <= 0 or value % 8):
                 raise BadInput(name, f"{value} is not a positive multiple of 8")
-        if self.steps is not None and not 1 <= self.steps <= 1000:
-            raise BadInput("steps", f"{self.steps} is outside 1..1000")
+        if self.steps is not None and not 1 <= self.steps <= MAX_STEPS:
+            raise BadInput("steps", f"{self.steps} is outside 1..{MAX_STEPS}")
         if self.cfg_scale is not None and not 0 <= self.cfg_scale <= 100:
             raise BadInput("cfg_scale", f"{self.cfg_scale} is outside 0..100")
         if not 0 < self.strength <= 1:

@@ -37,6 +37,10 @@ def dispatch(args: argparse.Namespace) -> int:
         "history": cmd_history,
         "demo": cmd_demo,
     }
+    if args.command in ("queue", "batch"):
+        from core.cli import cmd_queue
+
+        return cmd_queue.dispatch(args)
     return handlers[args.command](args)
 
 

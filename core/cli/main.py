@@ -75,7 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true")
 
-    sub.add_parser("gui", help="open the desktop window (not built yet)")
+    from core.cli import cmd_queue
+
+    cmd_queue.add_parsers(sub)
+    gui = sub.add_parser("gui", help="open the desktop window")
+    gui.add_argument(
+        "--smoke-test",
+        type=Path,
+        metavar="PNG",
+        help="open offscreen, queue a demo job, wait, screenshot the window to PNG, exit",
+    )
     return parser
 
 

@@ -66,6 +66,7 @@ class LoadedModel:
                 self.pipelines[task] = self.base
             else:  # shares every module with the base: no extra memory
                 self.pipelines[task] = getattr(diffusers, cls_name).from_pipe(self.base)
+                self.pipelines[task].set_progress_bar_config(disable=True)
         return self.pipelines[task]
 
 

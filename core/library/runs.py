@@ -60,7 +60,7 @@ class RunRepository:
             if job_id is not None:  # the job is done exactly when its outputs exist
                 job = s.get(JobRow, job_id)
                 if job is not None:
-                    job.status, job.finished_at = "done", utc_now()
+                    job.status, job.finished_at, job.worker = "done", utc_now(), None
                     job.error_type = job.error_message = None
             return run.id, output_ids
 

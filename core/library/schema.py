@@ -140,6 +140,49 @@ class JobRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # 0002: the queue
+    worker: Mapped[str | None] = mapped_column(Text, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    stem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    input_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class QueueStateRow(Base):
+    """One row (id 1): the queue-wide paused flag."""
+
+    __tablename__ = "queue_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class BatchRow(Base):
+    """A folder batch: which folder, which task and options, where outputs go, watched or not."""
+
+    __tablename__ = "batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    input_dir: Mapped[str] = mapped_column(Text, nullable=False)
+    pattern: Mapped[str] = mapped_column(Text, nullable=False)
+    template_json: Mapped[str] = mapped_column(Text, nullable=False)
+    masks_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    depth_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prompt_from: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    out_dir: Mapped[str] = mapped_column(Text, nullable=False)
+    project: Mapped[str] = mapped_column(String(200), nullable=False)
+    watch: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class BatchFileRow(Base):
+    """A file a batch has already turned into a job: each file once, across restarts."""
+
+    __tablename__ = "batch_files"
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
 class RunRow(Base):

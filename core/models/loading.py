@@ -6,6 +6,7 @@ torch and diffusers are imported inside the functions: importing this module cos
 from __future__ import annotations
 
 import inspect
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,18 +60,10 @@ def load_pipeline(
     kwargs = _extra_kwargs(cls, kind, config if single and config else path)
     what = f"{path} (config {config})" if single else str(path)
     try:
-        if single:
-            pipe = cls.from_single_file(
-                str(path),
-                config=str(config),
-                local_files_only=True,
-                torch_dtype=torch_dtype,
-                **kwargs,
-            )
-        else:
-            pipe = cls.from_pretrained(
-                str(path), local_files_only=True, torch_dtype=torch_dtype, **kwargs
-            )
+        with warnings.catch_warnings():
+            # diffusers 0.42 renamed torch_dtype to dtype; older releases know only torch_dtype
+            warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+            pipe = _load(cls, path, config, single, torch_dtype, kwargs)
     except ModelError:
         raise
     except Exception as exc:
@@ -79,6 +72,16 @@ def load_pipeline(
     if missing:
         raise ModelError(f"{what}: cannot load as kind {kind} (no {', '.join(missing)})")
     return pipe
+
+
+def _load(
+    cls: Any, path: Path, config: Path | None, single: bool, dtype: Any, kwargs: dict[str, Any]
+) -> Any:
+    if single:
+        return cls.from_single_file(
+            str(path), config=str(config), local_files_only=True, torch_dtype=dtype, **kwargs
+        )
+    return cls.from_pretrained(str(path), local_files_only=True, torch_dtype=dtype, **kwargs)
 
 
 def load_vae(path: Path, *, config: Path | None = None, torch_dtype: Any = None) -> Any:

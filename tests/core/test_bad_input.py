@@ -173,3 +173,8 @@ def test_request_json_with_a_wrong_type_names_the_field() -> None:
         GenerationRequest.from_dict({"task": "text2img", "model": "demo:sd", "steps": "many"})
     with pytest.raises(BadInput, match="colour"):
         GenerationRequest.from_dict({"task": "text2img", "model": "demo:sd", "colour": "red"})
+
+
+def test_too_many_steps(generator: Generator) -> None:
+    request = GenerationRequest("text2img", "demo:sd", "x", steps=1000)
+    _fails(generator, request, BadInput, "steps", "1..500")

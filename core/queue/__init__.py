@@ -1,0 +1,1 @@
+"""The persistent queue: jobs in the library database, workers, recovery, folder batches."""

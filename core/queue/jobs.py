@@ -1,0 +1,335 @@
+"""The queue in the database: jobs, their states and order, claimed atomically by workers.
+
+States: queued -> running -> done | failed | cancelled (and back to queued by retry, by a
+worker stopping cleanly, or by crash recovery). `attempts` counts how often a job was started.
+Every write is one `BEGIN IMMEDIATE` transaction, so several processes share one queue safely.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import BadInput
+from core.library.database import read_session
+from core.library.schema import JobRow, ProjectRow, QueueStateRow, utc_now
+from core.request import GenerationRequest
+
+STATES = ("queued", "running", "done", "failed", "cancelled")
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    request: GenerationRequest
+    status: str
+    position: int
+    attempts: int
+    project: str
+    error_type: str | None
+    error_message: str | None
+    batch_id: str | None
+    out_dir: str | None
+    stem: str | None
+    input_path: str | None
+    worker: str | None
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "position": self.position,
+            "attempts": self.attempts,
+            "project": self.project,
+            "task": self.request.task,
+            "model": self.request.model,
+            "prompt": self.request.prompt,
+            "error_type": self.error_type,
+            "error_message": self.error_message,
+            "batch_id": self.batch_id,
+            "input_path": self.input_path,
+            "out_dir": self.out_dir,
+            "created_at": self.created_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "request": self.request.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class NewJob:
+    request: GenerationRequest
+    project: str = "default"
+    out_dir: str | None = None
+    stem: str | None = None
+    input_path: str | None = None
+    batch_id: str | None = None
+    failed_because: str | None = None  # a job known bad when queued: recorded as failed at once
+
+
+class JobRepository:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    # ---- adding and reading ------------------------------------------------------------
+    def add(self, job: NewJob) -> Job:
+        return self.add_many([job])[0]
+
+    def add_many(self, jobs: builtins.list[NewJob]) -> builtins.list[Job]:
+        with self._sessions.begin() as s:
+            position = _next_position(s)
+            rows = []
+            for i, new in enumerate(jobs):
+                row = JobRow(
+                    request_json=new.request.canonical_json(),
+                    status="failed" if new.failed_because else "queued",
+                    error_type="BadInput" if new.failed_because else None,
+                    error_message=new.failed_because,
+                    finished_at=utc_now() if new.failed_because else None,
+                    position=position + i,
+                    project_id=_project_id(s, new.project),
+                    out_dir=new.out_dir,
+                    stem=new.stem,
+                    input_path=new.input_path,
+                    batch_id=new.batch_id,
+                )
+                s.add(row)
+                rows.append(row)
+            s.flush()
+            return [_job(s, r) for r in rows]
+
+    def get(self, job_id: int) -> Job | None:
+        with read_session(self._sessions) as s:
+            row = s.get(JobRow, job_id)
+            return _job(s, row) if row else None
+
+    def list(
+        self, statuses: tuple[str, ...] | None = None, offset: int = 0, limit: int = 200
+    ) -> builtins.list[Job]:
+        with read_session(self._sessions) as s:
+            query = select(JobRow).order_by(JobRow.position, JobRow.id)
+            if statuses:
+                query = query.where(JobRow.status.in_(statuses))
+            rows = s.scalars(query.offset(offset).limit(limit)).all()
+            return [_job(s, r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with read_session(self._sessions) as s:
+            rows = s.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all()
+            counts = dict.fromkeys(STATES, 0)
+            counts.update({status: n for status, n in rows})
+            return counts
+
+    # ---- the worker's side -------------------------------------------------------------
+    def claim_next(self, worker: str) -> Job | None:
+        """Atomically take the first queued job (unless the queue is paused)."""
+        with self._sessions.begin() as s:
+            if _paused(s):
+                return None
+            row = s.scalars(
+                select(JobRow)
+                .where(JobRow.status == "queued")
+                .order_by(JobRow.position, JobRow.id)
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            now = utc_now()
+            row.status, row.worker, row.started_at, row.heartbeat_at = "running", worker, now, now
+            row.attempts += 1
+            row.cancel_requested = False
+            row.error_type = row.error_message = None
+            s.flush()
+            return _job(s, row)
+
+    def heartbeat(self, job_id: int, worker: str) -> bool:
+        """Mark the job alive; returns True when someone asked to cancel it."""
+        with self._sessions.begin() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.worker == worker)
+                .values(heartbeat_at=utc_now())
+            )
+            return bool(s.scalar(select(JobRow.cancel_requested).where(JobRow.id == job_id)))
+
+    def finish(
+        self, job_id: int, status: str, error_type: str | None = None, message: str | None = None
+    ) -> None:
+        """End a running job as failed or cancelled (done is set with the outputs' transaction)."""
+        with self._sessions.begin() as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                return
+            row.status, row.error_type, row.error_message = status, error_type, message
+            row.finished_at, row.worker, row.cancel_requested = utc_now(), None, False
+
+    def release(self, job_id: int) -> None:
+        """A worker stopping cleanly gives its job back, uncounted."""
+        with self._sessions.begin() as s:
+            row = s.get(JobRow, job_id)
+            if row is not None and row.status == "running":
+                row.status, row.worker, row.started_at = "queued", None, None
+                row.attempts = max(0, row.attempts - 1)
+
+    # ---- a person's side ---------------------------------------------------------------
+    def cancel(self, job_id: int) -> str:
+        """Cancel a queued job now, a running one at its next step. Returns what happened."""
+        with self._sessions.begin() as s:
+            row = _existing(s, job_id)
+            if row.status == "queued":
+                row.status, row.finished_at = "cancelled", utc_now()
+                return "cancelled"
+            if row.status == "running":
+                row.cancel_requested = True
+                return "cancelling"
+            raise BadInput(
+                "job", f"job {job_id} is {row.status}; only queued or running jobs cancel"
+            )
+
+    def retry(self, job_id: int) -> None:
+        with self._sessions.begin() as s:
+            row = _existing(s, job_id)
+            if row.status not in ("failed", "cancelled"):
+                raise BadInput(
+                    "job", f"job {job_id} is {row.status}; only failed or cancelled jobs retry"
+                )
+            row.status, row.attempts, row.error_type, row.error_message = "queued", 0, None, None
+            row.finished_at = row.started_at = None
+            row.position = _next_position(s)
+
+    def move(self, job_id: int, to: int) -> None:
+        """Put a queued job at position `to` (1 = next to run) among the queued jobs."""
+        with self._sessions.begin() as s:
+            row = _existing(s, job_id)
+            if row.status != "queued":
+                raise BadInput("job", f"job {job_id} is {row.status}; only queued jobs move")
+            queued = builtins.list(
+                s.scalars(
+                    select(JobRow)
+                    .where(JobRow.status == "queued")
+                    .order_by(JobRow.position, JobRow.id)
+                ).all()
+            )
+            queued.remove(row)
+            queued.insert(max(0, min(to - 1, len(queued))), row)
+            for i, r in enumerate(queued):
+                r.position = i
+
+    def edit(self, job_id: int, request: GenerationRequest) -> None:
+        request.validate()
+        with self._sessions.begin() as s:
+            row = _existing(s, job_id)
+            if row.status != "queued":
+                raise BadInput(
+                    "job", f"job {job_id} is {row.status}; only queued jobs can be edited"
+                )
+            row.request_json = request.canonical_json()
+
+    def clear(self, statuses: tuple[str, ...] = ("done",)) -> int:
+        """Forget finished jobs (their runs and outputs stay in history)."""
+        from sqlalchemy import delete
+
+        from core.library.schema import RunRow
+
+        with self._sessions.begin() as s:
+            ids = builtins.list(s.scalars(select(JobRow.id).where(JobRow.status.in_(statuses))))
+            if not ids:
+                return 0
+            s.execute(update(RunRow).where(RunRow.job_id.in_(ids)).values(job_id=None))
+            s.execute(delete(JobRow).where(JobRow.id.in_(ids)))
+            return len(ids)
+
+    def set_paused(self, paused: bool) -> None:
+        with self._sessions.begin() as s:
+            row = s.get(QueueStateRow, 1)
+            if row is None:
+                s.add(QueueStateRow(id=1, paused=paused))
+            else:
+                row.paused = paused
+
+    def is_paused(self) -> bool:
+        with read_session(self._sessions) as s:
+            return _paused(s)
+
+    def running(self) -> builtins.list[tuple[int, str | None, datetime | None, int]]:
+        """(id, worker, heartbeat_at, attempts) of every running job, for crash recovery."""
+        with read_session(self._sessions) as s:
+            rows = s.execute(
+                select(JobRow.id, JobRow.worker, JobRow.heartbeat_at, JobRow.attempts).where(
+                    JobRow.status == "running"
+                )
+            ).all()
+            return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def recover(self, job_id: int, worker: str | None, give_up: bool, reason: str) -> bool:
+        """Requeue (or fail) a running job whose worker is gone; False if it moved on."""
+        with self._sessions.begin() as s:
+            row = s.get(JobRow, job_id)
+            if row is None or row.status != "running" or row.worker != worker:
+                return False
+            row.worker = None
+            if give_up:
+                row.status, row.error_type, row.error_message = "failed", "Interrupted", reason
+                row.finished_at = utc_now()
+            else:
+                row.status, row.started_at = "queued", None
+            return True
+
+
+# ---- helpers ---------------------------------------------------------------------------
+def _existing(s: Session, job_id: int) -> JobRow:
+    row = s.get(JobRow, job_id)
+    if row is None:
+        raise BadInput("job", f"no job {job_id} in this library")
+    return row
+
+
+def _paused(s: Session) -> bool:
+    row = s.get(QueueStateRow, 1)
+    return bool(row and row.paused)
+
+
+def _next_position(s: Session) -> int:
+    return int(s.scalar(select(func.coalesce(func.max(JobRow.position), -1))) or 0) + 1
+
+
+def _project_id(s: Session, name: str) -> int:
+    project_id = s.scalar(select(ProjectRow.id).where(ProjectRow.name == name))
+    if project_id is None:
+        row = ProjectRow(name=name)
+        s.add(row)
+        s.flush()
+        project_id = row.id
+    return int(project_id)
+
+
+def _job(s: Session, row: JobRow) -> Job:
+    project = s.scalar(select(ProjectRow.name).where(ProjectRow.id == row.project_id)) or ""
+    return Job(
+        id=row.id,
+        request=GenerationRequest.from_json(row.request_json),
+        status=row.status,
+        position=row.position,
+        attempts=row.attempts,
+        project=project,
+        error_type=row.error_type,
+        error_message=row.error_message,
+        batch_id=row.batch_id,
+        out_dir=row.out_dir,
+        stem=row.stem,
+        input_path=row.input_path,
+        worker=row.worker,
+        cancel_requested=bool(row.cancel_requested),
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )

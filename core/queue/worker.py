@@ -1,0 +1,206 @@
+"""The worker: takes jobs from the queue one at a time and runs them on one device.
+
+It is a plain thread of the core (no Qt). It reports through `WorkerEvents` callbacks, called in
+the worker thread; the GUI's bridge turns them into signals. A heartbeat thread keeps the running
+job marked alive and notices a cancel asked for from any process; the job then stops at its next
+step and nothing is written for it. A job's outputs and its `done` state commit together.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.engine.runner import StepProgress
+from core.errors import AtelierError, Cancelled
+from core.generation import GeneratedOutput, Generator
+from core.library.store import clean_temporaries
+from core.queue.jobs import Job, JobRepository
+from core.queue.recovery import Recovered, recover_jobs, worker_name
+
+if TYPE_CHECKING:
+    from core.library import Library
+
+RECOVER_EVERY_S = 30.0
+
+
+@dataclass
+class WorkerEvents:
+    """Optional callbacks, each called in the worker thread."""
+
+    job_started: Callable[[Job], None] | None = None
+    step: Callable[[Job, StepProgress], None] | None = None
+    job_done: Callable[[Job, list[GeneratedOutput]], None] | None = None
+    job_failed: Callable[[Job, str, str], None] | None = None
+    job_cancelled: Callable[[Job], None] | None = None
+    recovered: Callable[[list[Recovered]], None] | None = None
+
+
+@dataclass
+class WorkerStats:
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    outputs: int = 0
+    job_ids: list[int] = field(default_factory=list)
+
+
+class Worker:
+    def __init__(
+        self,
+        library: Library,
+        generator: Generator | None = None,
+        events: WorkerEvents | None = None,
+        *,
+        poll_s: float = 0.5,
+        heartbeat_s: float = 2.0,
+    ) -> None:
+        self.library = library
+        self.jobs = JobRepository(library.db.session_factory)
+        self.generator = generator or Generator(library)
+        self.events = events or WorkerEvents()
+        self.name = worker_name(secrets.token_hex(3))
+        self.poll_s = poll_s
+        self.heartbeat_s = heartbeat_s
+        self._stop = threading.Event()
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- running -----------------------------------------------------------------------
+    def run(self, until_empty: bool = False) -> WorkerStats:
+        """Run jobs until stopped (or, with `until_empty`, until none is left to run)."""
+        stats = WorkerStats()
+        self.recover()
+        last_recovery = time.monotonic()
+        while not self._stop.is_set():
+            if not self.run_one(stats):
+                if until_empty and not self.jobs.counts()["running"]:
+                    break
+                if time.monotonic() - last_recovery > RECOVER_EVERY_S:
+                    self.recover()
+                    last_recovery = time.monotonic()
+                self._stop.wait(self.poll_s)
+        return stats
+
+    def start(self, until_empty: bool = False) -> threading.Thread:
+        """Run in a background thread (the GUI's way)."""
+        self._thread = threading.Thread(
+            target=self.run, args=(until_empty,), name=f"atelier-worker-{self.name}", daemon=True
+        )
+        self._thread.start()
+        return self._thread
+
+    def stop(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Stop after the current step; the running job goes back to the queue."""
+        self._stop.set()
+        self._cancel.set()
+        if wait and self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def recover(self) -> list[Recovered]:
+        recovered = recover_jobs(self.jobs)
+        for item in recovered:
+            job = self.jobs.get(item.job_id)
+            if job is not None and job.out_dir:
+                clean_temporaries(Path(job.out_dir))
+        if recovered and self.events.recovered:
+            self.events.recovered(recovered)
+        return recovered
+
+    def run_one(self, stats: WorkerStats | None = None) -> bool:
+        """Claim and run one job; False when there was none to run."""
+        stats = stats if stats is not None else WorkerStats()
+        job = self.jobs.claim_next(self.name)
+        if job is None:
+            return False
+        stats.job_ids.append(job.id)
+        self._cancel.clear()
+        if self._stop.is_set():
+            self._cancel.set()
+        beat = _Heartbeat(self.jobs, job.id, self.name, self._cancel, self.heartbeat_s)
+        beat.start()
+        try:
+            self._emit(self.events.job_started, job)
+            outputs = self.generator.generate(
+                job.request,
+                project=job.project,
+                out_dir=Path(job.out_dir) if job.out_dir else None,
+                job_id=job.id,
+                on_step=(lambda event: self._emit(self.events.step, job, event)),
+                cancel=self._cancel,
+                stem=job.stem,
+            )
+        except Cancelled:
+            if self._stop.is_set():
+                self.jobs.release(job.id)
+            else:
+                self.jobs.finish(job.id, "cancelled", "Cancelled", "cancelled while running")
+                stats.cancelled += 1
+                self._emit(self.events.job_cancelled, job)
+        except KeyboardInterrupt:
+            self.jobs.release(job.id)
+            raise
+        except Exception as exc:  # any failure ends this job only; the queue goes on
+            kind = type(exc).__name__
+            message = str(exc) or repr(exc)
+            if not isinstance(exc, AtelierError):
+                traceback.print_exc(file=sys.stderr)
+                message = f"unexpected {kind}: {message}"
+            self.jobs.finish(job.id, "failed", kind, message)
+            stats.failed += 1
+            self._emit(self.events.job_failed, job, kind, message)
+        else:
+            stats.done += 1
+            stats.outputs += len(outputs)
+            self._emit(self.events.job_done, job, outputs)
+        finally:
+            beat.stop()
+        return True
+
+    @staticmethod
+    def _emit(callback: Callable[..., None] | None, *args: object) -> None:
+        if callback is not None:
+            callback(*args)
+
+
+class _Heartbeat:
+    """Marks the job alive every few seconds and turns a cancel request into the cancel event."""
+
+    def __init__(
+        self, jobs: JobRepository, job_id: int, worker: str, cancel: threading.Event, every_s: float
+    ) -> None:
+        self.jobs, self.job_id, self.worker, self.cancel, self.every_s = (
+            jobs,
+            job_id,
+            worker,
+            cancel,
+            every_s,
+        )
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.every_s):
+            try:
+                if self.jobs.heartbeat(self.job_id, self.worker):
+                    self.cancel.set()
+            except Exception:  # a busy database must not kill the job; try again next beat
+                traceback.print_exc(file=sys.stderr)

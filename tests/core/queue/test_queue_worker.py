@@ -1,0 +1,196 @@
+"""The queue and its worker in one process: order, states, cancel, stop, recovery, bad files."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.engine.runner import Engine
+from core.errors import BadInput
+from core.generation import Generator
+from core.library import Library
+from core.queue.batch import BatchSpec, FolderBatch
+from core.queue.jobs import MAX_ATTEMPTS, JobRepository, NewJob
+from core.queue.recovery import recover_jobs
+from core.queue.worker import Worker, WorkerEvents
+from core.request import GenerationRequest
+
+
+def _request(**kw: object) -> GenerationRequest:
+    base: dict[str, object] = {"task": "text2img", "seed": 1, "steps": 2, "prompt": "a red circle"}
+    base.update(kw)
+    return GenerationRequest(model="demo:sd", **base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def jobs(library: Library) -> JobRepository:
+    return JobRepository(library.db.session_factory)
+
+
+@pytest.fixture
+def worker(library: Library, engine: Engine) -> Worker:
+    return Worker(library, Generator(library, engine), heartbeat_s=0.05, poll_s=0.05)
+
+
+def test_jobs_run_in_queue_order_and_are_recorded(jobs: JobRepository, worker: Worker) -> None:
+    added = jobs.add_many([NewJob(_request(seed=s)) for s in (1, 2, 3)])
+    jobs.move(added[2].id, 1)
+    assert [j.id for j in jobs.list(("queued",))] == [added[2].id, added[0].id, added[1].id]
+    stats = worker.run(until_empty=True)
+    assert stats.job_ids == [added[2].id, added[0].id, added[1].id]
+    assert stats.done == 3 and stats.outputs == 3
+    assert jobs.counts()["done"] == 3
+    runs = worker.library.runs
+    assert runs.count_outputs() == 3
+    for output in runs.list_outputs():
+        assert runs.get_run(output.run_id).job_id in {j.id for j in added}  # type: ignore[union-attr]
+
+
+def test_a_failing_job_fails_alone_and_the_queue_goes_on(
+    jobs: JobRepository, worker: Worker, tmp_path: Path
+) -> None:
+    bad = jobs.add(NewJob(_request(task="img2img", init_image=str(tmp_path / "missing.png"))))
+    good = jobs.add(NewJob(_request()))
+    failures: list[tuple[int, str]] = []
+    worker.events = WorkerEvents(job_failed=lambda job, kind, msg: failures.append((job.id, msg)))
+    worker.run(until_empty=True)
+    failed = jobs.get(bad.id)
+    assert failed is not None and failed.status == "failed"
+    assert failed.error_type == "BadInput" and "missing.png" in (failed.error_message or "")
+    assert failures and failures[0][0] == bad.id
+    assert jobs.get(good.id).status == "done"  # type: ignore[union-attr]
+
+
+def test_pause_holds_the_queue_and_resume_releases_it(jobs: JobRepository, worker: Worker) -> None:
+    job = jobs.add(NewJob(_request()))
+    jobs.set_paused(True)
+    assert worker.run_one() is False
+    jobs.set_paused(False)
+    assert worker.run_one() is True
+    assert jobs.get(job.id).status == "done"  # type: ignore[union-attr]
+
+
+def test_cancel_a_running_job_stops_it_and_writes_nothing(
+    jobs: JobRepository, worker: Worker
+) -> None:
+    job = jobs.add(NewJob(_request(steps=400)))  # long enough to be cancelled while running
+    started = threading.Event()
+    worker.events = WorkerEvents(step=lambda j, e: started.set())
+    thread = threading.Thread(target=worker.run_one)
+    thread.start()
+    assert started.wait(60)
+    assert jobs.cancel(job.id) == "cancelling"
+    thread.join(60)
+    assert jobs.get(job.id).status == "cancelled"  # type: ignore[union-attr]
+    assert worker.library.runs.count_outputs() == 0
+
+
+def test_cancel_retry_and_clear_of_queued_jobs(jobs: JobRepository) -> None:
+    job = jobs.add(NewJob(_request()))
+    assert jobs.cancel(job.id) == "cancelled"
+    with pytest.raises(BadInput, match="cancelled"):
+        jobs.cancel(job.id)
+    jobs.retry(job.id)
+    assert jobs.get(job.id).status == "queued"  # type: ignore[union-attr]
+    jobs.cancel(job.id)
+    assert jobs.clear(("cancelled",)) == 1
+    assert jobs.get(job.id) is None
+    with pytest.raises(BadInput, match="no job"):
+        jobs.retry(job.id)
+
+
+def test_stopping_the_worker_leaves_the_running_job_queued(
+    jobs: JobRepository, worker: Worker
+) -> None:
+    job = jobs.add(NewJob(_request(steps=400)))
+    worker.events = WorkerEvents(step=lambda j, e: worker.stop(wait=False))
+    worker.run(until_empty=True)
+    again = jobs.get(job.id)
+    assert again is not None and again.status == "queued" and again.attempts == 0
+    assert worker.library.runs.count_outputs() == 0
+
+
+def test_a_job_of_a_dead_worker_is_queued_again_then_given_up(jobs: JobRepository) -> None:
+    job = jobs.add(NewJob(_request()))
+    dead = f"{socket.gethostname()}:{_dead_pid()}:x"
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        claimed = jobs.claim_next(dead)
+        assert claimed is not None and claimed.attempts == attempt
+        [recovered] = recover_jobs(jobs)
+        assert recovered.job_id == job.id
+    final = jobs.get(job.id)
+    assert final is not None and final.status == "failed" and final.error_type == "Interrupted"
+    assert "3 times" in (final.error_message or "")
+
+
+def test_a_live_worker_keeps_its_job(jobs: JobRepository) -> None:
+    jobs.add(NewJob(_request()))
+    jobs.claim_next(f"{socket.gethostname()}:{os.getpid()}:me")
+    assert recover_jobs(jobs) == []
+
+
+def test_folder_batch_bad_files_fail_alone(
+    library: Library, worker: Worker, jobs: JobRepository, tmp_path: Path, init_png: Path
+) -> None:
+    folder, masks, out = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    folder.mkdir()
+    masks.mkdir()
+    for name in ("good", "text", "cut", "nomask", "smallmask"):
+        (folder / f"{name}.png").write_bytes(init_png.read_bytes())
+        if name not in ("nomask",):
+            Image.new("L", (32, 32) if name == "smallmask" else (64, 64), 255).save(
+                masks / f"{name}.png"
+            )
+    (folder / "text.png").write_text("not an image")
+    data = init_png.read_bytes()
+    (folder / "cut.png").write_bytes(data[: len(data) // 2])
+    (folder / "notes.txt").write_text("ignored: not an image suffix")
+    spec = BatchSpec(folder, _request(task="inpaint", steps=2), out, masks_dir=masks)
+    batch = FolderBatch.open(library, spec)
+    assert len(batch.scan()) == 5
+    assert batch.scan() == []  # each file once
+    worker.run(until_empty=True)
+    by_input = {Path(j.input_path or "").stem: j for j in jobs.list()}
+    assert by_input["good"].status == "done"
+    assert (out / "good.png").is_file()
+    expectations = {
+        "text": "not an image",
+        "cut": "truncated",
+        "nomask": "no mask",
+        "smallmask": "32x32",
+    }
+    for stem, words in expectations.items():
+        job = by_input[stem]
+        assert job.status == "failed", stem
+        assert f"{stem}.png" in (job.error_message or "") and words in (job.error_message or "")
+    assert sorted(p.name for p in out.iterdir()) == ["good.png"]
+
+
+def test_a_leftover_output_is_replaced_but_a_recorded_one_never(
+    jobs: JobRepository, worker: Worker, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "photo.png").write_bytes(b"half written by a crashed run")
+    first = jobs.add(NewJob(_request(), out_dir=str(out), stem="photo"))
+    worker.run(until_empty=True)
+    assert Image.open(out / "photo.png").size == (64, 64)  # the leftover was replaced
+    jobs.add(NewJob(_request(seed=9), out_dir=str(out), stem="photo"))
+    worker.run(until_empty=True)
+    assert sorted(p.name for p in out.iterdir()) == ["photo-1.png", "photo.png"]
+    assert jobs.get(first.id).status == "done"  # type: ignore[union-attr]
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(proc.stdout)
