@@ -121,7 +121,10 @@ class Generator:
         on_step: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
         stem: str | None = None,
+        parents: tuple[int, ...] = (),
     ) -> list[GeneratedOutput]:
+        """Run `request` and record its images. `parents` are earlier outputs these images
+        come from beyond the request's own inputs (a reproduction keeps its original)."""
         prepared = self.prepare(request)
         result = self.engine.run(
             prepared.request,
@@ -131,7 +134,7 @@ class Generator:
             on_step=on_step,
             cancel=cancel,
         )
-        return self._record(prepared, result, project, out_dir, job_id, stem)
+        return self._record(prepared, result, project, out_dir, job_id, stem, parents)
 
     # ---- recording ---------------------------------------------------------------------
     def _record(
@@ -142,6 +145,7 @@ class Generator:
         out_dir: Path | None,
         job_id: int | None,
         stem: str | None,
+        extra_parents: tuple[int, ...] = (),
     ) -> list[GeneratedOutput]:
         from core.formats.a1111 import to_infotext
         from core.formats.png import ATELIER_CHUNK, PARAMETERS_CHUNK, encode_record, png_bytes
@@ -154,6 +158,7 @@ class Generator:
         environment["threads"] = request.threads
         base = self._record_base(prepared, result, environment)
         parents = [i.parent_output_id for i in prepared.inputs.values() if i.parent_output_id]
+        parents += extra_parents
         new_outputs: list[NewOutput] = []
         written: list[tuple[str, int, str]] = []
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

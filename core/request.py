@@ -181,7 +181,9 @@ class GenerationRequest:
 
 def canonical_json(data: Any) -> str:
     """Stable JSON: sorted keys, no spaces, UTF-8 kept."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def parse_lora(text: str) -> LoraRef:

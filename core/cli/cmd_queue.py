@@ -207,7 +207,8 @@ def _run(library: Any, until_empty: bool) -> int:
     return 1 if stats.failed else 0
 
 
-def _printing_events() -> Any:
+def _printing_events(stream: Any = None) -> Any:
+    """Worker events as lines (on stdout unless `stream` says otherwise) and progress bars."""
     from core.cli.progress import ProgressBar
     from core.queue.worker import WorkerEvents
 
@@ -221,13 +222,17 @@ def _printing_events() -> Any:
 
     def done(job: Any, outputs: list[Any]) -> None:
         for o in outputs:
-            print(f"job {job.id}: output {o.output_id} -> {o.path}", flush=True)
+            print(
+                f"job {job.id}: output {o.output_id} -> {o.path}",
+                file=stream or sys.stdout,
+                flush=True,
+            )
 
     def failed(job: Any, kind: str, message: str) -> None:
-        print(f"job {job.id}: FAILED ({kind}) {message}", flush=True)
+        print(f"job {job.id}: FAILED ({kind}) {message}", file=stream or sys.stdout, flush=True)
 
     def cancelled(job: Any) -> None:
-        print(f"job {job.id}: cancelled", flush=True)
+        print(f"job {job.id}: cancelled", file=stream or sys.stdout, flush=True)
 
     def recovered(items: list[Any]) -> None:
         for item in items:

@@ -41,6 +41,18 @@ def dispatch(args: argparse.Namespace) -> int:
         from core.cli import cmd_queue
 
         return cmd_queue.dispatch(args)
+    if args.command == "import-png":
+        from core.cli import cmd_import
+
+        return cmd_import.run(args)
+    if args.command == "grid":
+        from core.cli import cmd_grid
+
+        return cmd_grid.run(args)
+    if args.command == "reproduce":
+        from core.cli import cmd_reproduce
+
+        return cmd_reproduce.run(args)
     return handlers[args.command](args)
 
 
@@ -178,6 +190,8 @@ def cmd_history(args: argparse.Namespace) -> int:
                         f"{r['model']:18} seed {r['seed']:<10}  {r['prompt'][:40]!r}"
                     )
             return 0
+        if args.history_command in ("search", "export"):
+            return _history_query(library, args)
         output = library.runs.get_output(args.output_id)
         if output is None:
             raise BadInput("output_id", f"no output {args.output_id} in this library")
@@ -192,6 +206,61 @@ def cmd_history(args: argparse.Namespace) -> int:
                 print(f"{key:10} {detail[key]}")
             print(f"{'parents':10} {detail['parents']}\n{'children':10} {detail['children']}")
         return 0
+
+
+def _history_query(library: Any, args: argparse.Namespace) -> int:
+    from core.library.history import History, HistoryFilter, export_csv, export_row
+
+    history = History(library.db.session_factory)
+    flt = HistoryFilter(
+        text=getattr(args, "text", None) or getattr(args, "search", None),
+        model=args.model,
+        task=args.task,
+        project=args.project,
+        since=_since(args.since),
+    )
+    if args.history_command == "search":
+        rows = [_output_summary(o) for o in history.search(flt, args.offset, args.limit)]
+        if args.json:
+            _print_json(rows)
+        else:
+            total = history.count(flt)
+            for r in rows:
+                when, prompt = r["created_at"][:19], r["prompt"][:60]
+                print(f"{r['output_id']:6}  {when}  {r['task']:8} {prompt!r}")
+            print(f"{len(rows)} of {total} matching outputs", file=sys.stderr)
+        return 0
+    out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        if args.format == "csv":
+            for chunk in export_csv(history.iterate(flt)):
+                out.write(chunk)
+        else:
+            out.write("[\n")
+            for i, o in enumerate(history.iterate(flt)):
+                item = {**export_row(o), "record": json.loads(o.record_json)}
+                out.write(
+                    (",\n" if i else "") + json.dumps(item, ensure_ascii=False, sort_keys=True)
+                )
+            out.write("\n]\n")
+    finally:
+        if args.out:
+            out.close()
+    if args.out:
+        print(f"exported to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _since(text: str | None) -> Any:
+    if not text:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadInput("since", f"{text!r}: expected a date like 2026-11-22") from exc
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _output_summary(o: Any) -> dict[str, Any]:

@@ -65,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     hl.add_argument("--limit", type=int, default=50)
     hl.add_argument("--offset", type=int, default=0)
     hl.add_argument("--json", action="store_true")
+    hq = hsub.add_parser("search", help="full-text search over prompts and negative prompts")
+    hq.add_argument("text")
+    _add_history_filters(hq)
+    hq.add_argument("--limit", type=int, default=50)
+    hq.add_argument("--offset", type=int, default=0)
+    hq.add_argument("--json", action="store_true")
+    he = hsub.add_parser("export", help="every output (or the filtered ones) as JSON or CSV")
+    he.add_argument("--format", choices=("json", "csv"), default="json")
+    he.add_argument("--search", metavar="TEXT", help="only outputs whose prompts match")
+    _add_history_filters(he)
+    he.add_argument("--out", type=Path, help="write to this file (default: standard output)")
     hs = hsub.add_parser("show", help="the full record of one output")
     hs.add_argument("output_id", type=int)
     hs.add_argument("--json", action="store_true")
@@ -78,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     from core.cli import cmd_queue
 
     cmd_queue.add_parsers(sub)
+    from core.cli import cmd_grid, cmd_import, cmd_reproduce
+
+    cmd_reproduce.add_parser(sub)
+    cmd_import.add_parser(sub)
+    cmd_grid.add_parser(sub)
     gui = sub.add_parser("gui", help="open the desktop window")
     gui.add_argument(
         "--smoke-test",
@@ -86,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="open offscreen, queue a demo job, wait, screenshot the window to PNG, exit",
     )
     return parser
+
+
+def _add_history_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model name as requested")
+    p.add_argument("--task", choices=TASK_CHOICES)
+    p.add_argument("--project")
+    p.add_argument("--since", help="YYYY-MM-DD (or a full ISO time, UTC)")
 
 
 def _parser_with(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
@@ -101,9 +124,12 @@ def add_generate_options(
     p: argparse.ArgumentParser,
     tasks: tuple[str, ...] = TASK_CHOICES,
     default_task: str | None = "text2img",
+    model_required: bool = True,
 ) -> None:
-    """The options of one generation (shared with the queue and batch commands)."""
-    p.add_argument("--model", required=True, help="library name, demo:NAME, folder, file or hub id")
+    """The options of one generation (shared with the queue, batch and grid commands)."""
+    p.add_argument(
+        "--model", required=model_required, help="library name, demo:NAME, folder, file or hub id"
+    )
     p.add_argument("--task", choices=tasks, default=default_task, required=default_task is None)
     p.add_argument("--prompt", default="")
     p.add_argument("--negative", default="", help="negative prompt")

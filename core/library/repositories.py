@@ -260,7 +260,7 @@ def _prompt(row: PromptRow) -> Prompt:
     )
 
 
-def _fts_query(query: str) -> str:
+def fts_query(query: str) -> str:
     """Each word as a quoted prefix term, so user text never reads as FTS5 syntax."""
     words = query.split()
     return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
@@ -298,7 +298,7 @@ class PromptRepository:
 
     def search(self, query: str, limit: int = 50) -> builtins.list[Prompt]:
         """Prompts whose text or negative text has every word of `query` (prefixes match)."""
-        match = _fts_query(query)
+        match = fts_query(query)
         if not match:
             return []
         sql = text(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -122,7 +122,7 @@ class RunRepository:
     def get_output(self, output_id: int) -> Output | None:
         """One output with its record, project, parents and children."""
         with read_session(self._sessions) as s:
-            found = _load_outputs(s, output_id=output_id)
+            found = load_outputs(s, output_id=output_id)
             return found[0] if found else None
 
     def list_outputs(
@@ -130,7 +130,7 @@ class RunRepository:
     ) -> list[Output]:
         """A page of outputs, newest first, optionally of one project."""
         with read_session(self._sessions) as s:
-            return _load_outputs(s, project=project, offset=offset, limit=limit)
+            return load_outputs(s, project=project, offset=offset, limit=limit)
 
     def count_outputs(self, project: str | None = None) -> int:
         query = select(func.count()).select_from(OutputRow)
@@ -144,14 +144,17 @@ class RunRepository:
             return int(s.scalar(query) or 0)
 
 
-def _load_outputs(
+def load_outputs(
     s: Session,
     *,
     output_id: int | None = None,
     project: str | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
     offset: int = 0,
     limit: int | None = None,
 ) -> list[Output]:
+    """Outputs newest first, with project names and lineage; `where` adds conditions over
+    outputs, runs and projects."""
     query = (
         select(OutputRow, ProjectRow.name)
         .join(RunRow, RunRow.id == OutputRow.run_id)
@@ -162,6 +165,8 @@ def _load_outputs(
         query = query.where(OutputRow.id == output_id)
     if project is not None:
         query = query.where(ProjectRow.name == project)
+    if where:
+        query = query.where(*where)
     rows = [(o, name) for o, name in s.execute(query.offset(offset).limit(limit))]
     ids = [o.id for o, _ in rows]
     parents = _lineage(s, ids, by_child=True)

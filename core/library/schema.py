@@ -25,7 +25,7 @@ from sqlalchemy.types import TypeDecorator
 SOURCE_TYPES = ("demo", "hub", "folder", "single_file")
 ASSET_ROLES = ("input", "mask", "depth", "output", "thumbnail")
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
-FTS_TABLE_PREFIX = "prompts_fts"
+FTS_TABLE_PREFIXES = ("prompts_fts", "outputs_fts")
 
 
 def utc_now() -> datetime:
@@ -51,7 +51,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def is_managed_table(name: str | None) -> bool:
     """False for tables the ORM does not describe (the FTS index and its shadow tables)."""
-    return not (name or "").startswith(FTS_TABLE_PREFIX)
+    return not (name or "").startswith(FTS_TABLE_PREFIXES)
 
 
 class Base(DeclarativeBase):
@@ -182,6 +182,19 @@ class BatchFileRow(Base):
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     mtime_ns: Mapped[int] = mapped_column(BigInteger, nullable=False)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class GridRow(Base):
+    """An X/Y sweep: its axes, the job of each cell (row-major), and the grid image once made."""
+
+    __tablename__ = "grids"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spec_json: Mapped[str] = mapped_column(Text, nullable=False)
+    job_ids_json: Mapped[str] = mapped_column(Text, nullable=False)
+    project: Mapped[str] = mapped_column(String(200), nullable=False)
+    out_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    out_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 

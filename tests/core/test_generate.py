@@ -161,3 +161,12 @@ def test_scheduler_by_name_is_recorded(generator: Generator) -> None:
     record = json.loads(generator.library.runs.get_output(out.output_id).record_json)  # type: ignore[union-attr]
     assert record["scheduler"]["class"] == "DPMSolverMultistepScheduler"
     assert record["scheduler"]["config"]["use_karras_sigmas"] is True
+
+
+@pytest.mark.parametrize(
+    "scheduler", ["ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "unipc", "lcm"]
+)
+def test_every_named_scheduler_runs_and_records(generator: Generator, scheduler: str) -> None:
+    [out] = generator.generate(_req("text2img", steps=2, scheduler=scheduler))
+    record = json.loads(generator.library.runs.get_output(out.output_id).record_json)  # type: ignore[union-attr]
+    assert record["scheduler"]["name"] == scheduler

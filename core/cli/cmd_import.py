@@ -1,0 +1,86 @@
+"""`atelier import-png FILE... [--json]`: the request recorded in images from Atelier, A1111,
+ComfyUI or InvokeAI. Each file is reported on its own; a bad file is named on stderr and the
+others still print. Exit 1 when any file failed, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from core.errors import AtelierError
+
+
+def add_parser(sub: Any) -> None:
+    """Add `import-png` to the subcommands `sub` (the result of `add_subparsers`)."""
+    p = sub.add_parser(
+        "import-png",
+        help="read the generation settings of PNG, JPEG or WebP files as requests",
+        description="Read the request recorded in images made by Atelier, AUTOMATIC1111, "
+        "ComfyUI or InvokeAI. Settings with no equivalent are listed as unmapped.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="PNG, JPEG or WebP image")
+    p.add_argument("--json", action="store_true", help="print a JSON list of the imports")
+    p.add_argument("--queue", action="store_true", help="also queue each imported request")
+    p.add_argument("--project", default="default", help="project of the queued jobs")
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.cli.main import home_dir
+    from core.formats.importer import ImportedRequest, import_image
+    from core.library import Library
+
+    imported: list[ImportedRequest] = []
+    failed = 0
+    with Library.open(home_dir(args)) as library:
+        for path in args.files:
+            try:
+                result = import_image(path, library)
+            except AtelierError as exc:
+                failed += 1
+                print(f"atelier: error: {exc}", file=sys.stderr, flush=True)
+                continue
+            if args.queue:
+                try:
+                    job_id = _queue(library, result.request, args.project)
+                except AtelierError as exc:
+                    failed += 1
+                    message = f"atelier: error: {path}: cannot queue: {exc}"
+                    print(message, file=sys.stderr, flush=True)
+                    continue
+                result.notes.append(f"queued as job {job_id}")
+            imported.append(result)
+            if not args.json:
+                _print_text(result)
+    if args.json:
+        data = [result.to_dict() for result in imported]
+        print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    return 1 if failed else 0
+
+
+def _queue(library: Any, request: Any, project: str) -> int:
+    """Queue an imported request (a fixed seed, so the job always makes the same image)."""
+    import secrets
+
+    from core.queue.jobs import JobRepository, NewJob
+
+    if request.seed is None:
+        request = request.replace(seed=secrets.randbelow(2**32))
+    request.validate()
+    return int(JobRepository(library.db.session_factory).add(NewJob(request, project=project)).id)
+
+
+def _print_text(result: Any) -> None:
+    print(f"{result.source_path}: {result.format}")
+    print(f"  request: {result.request.canonical_json()}")
+    for title, entries in (("unmapped", result.unmapped), ("notes", result.notes)):
+        if entries:
+            print(f"  {title}:")
+            for entry in entries:
+                print(f"    - {entry}")
+    sys.stdout.flush()
+
+
+__all__ = ["add_parser", "run"]

@@ -1,0 +1,108 @@
+"""`atelier reproduce`: run recorded outputs again and say whether the pixels are the same.
+
+Exit 0 when every output reproduced exactly, 1 otherwise (close, diverged, missing, failed).
+Only argparse is imported at module level: the engine loads when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+_HEX = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
+
+
+def add_parser(sub: Any) -> None:
+    """Add `reproduce` to the subparsers of the `atelier` parser."""
+    p = sub.add_parser(
+        "reproduce",
+        help="run recorded outputs again and compare the pixels",
+        description="Run recorded outputs again: exact (same pixels), close (PSNR >= 40 dB) or "
+        "diverged, with the recorded fields that differ from now.",
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("output_id", nargs="?", type=int, help="one output")
+    which.add_argument("--run", type=int, dest="run_id", metavar="RUN_ID", help="a run's outputs")
+    which.add_argument("--project", metavar="NAME", help="every output of a project")
+    which.add_argument("--all", action="store_true", dest="all_outputs", help="every output")
+    p.add_argument("--json", action="store_true", help="print the reports as JSON")
+    p.add_argument(
+        "--keep", action="store_true", help="record the new images as outputs (same project)"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="what-if: run with this many torch threads instead of the recorded count",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.cli.main import home_dir
+    from core.cli.progress import ProgressBar
+    from core.errors import BadInput
+    from core.generation import Generator
+    from core.library import Library
+    from core.reproduce import reproduce_output, select_outputs
+
+    if args.threads is not None and args.threads < 1:
+        raise BadInput("threads", f"{args.threads} is not a positive thread count")
+    library = Library.open(home_dir(args))
+    reports: list[dict[str, Any]] = []
+    all_exact = True
+    count = 0
+    try:
+        generator = Generator(library)
+        outputs: Iterable[Any] = (
+            [args.output_id]
+            if args.output_id is not None
+            else select_outputs(library, run_id=args.run_id, project=args.project)
+        )
+        for output in outputs:
+            label = f"output {output if isinstance(output, int) else output.id}"
+            report = reproduce_output(
+                library,
+                generator,
+                output,
+                keep=args.keep,
+                threads=args.threads,
+                on_step=ProgressBar(label),
+            )
+            count += 1
+            all_exact = all_exact and report.status == "exact"
+            if args.json:
+                reports.append(report.to_dict())
+            else:
+                print("\n".join(report_lines(report.to_dict())), flush=True)
+    finally:
+        library.close()
+    if args.json:
+        print(json.dumps(reports, indent=2, sort_keys=True, ensure_ascii=False))
+    elif count == 0:
+        print("no outputs to reproduce")
+    return 0 if all_exact else 1
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """`output 12: close (PSNR 43.1 dB)`, then one indented line per difference and note."""
+    head = f"output {report['output_id']}: {report['status']}"
+    if report["psnr"] is not None:
+        head += f" (PSNR {report['psnr']:.1f} dB)"
+    if report["new_output_id"] is not None:
+        head += f", kept as output {report['new_output_id']}"
+    lines = [head]
+    for d in report["differences"]:
+        lines.append(f"    {d['field']}: {_short(d['recorded'])} -> {_short(d['current'])}")
+    lines.extend(f"    note: {note}" for note in report["notes"])
+    return lines
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    text = str(value)
+    if _HEX.match(text):
+        return text[: text.find(":") + 13] + "..."
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,146 @@
+"""EXIF UserComment: where AUTOMATIC1111 puts its infotext in JPEG and WebP files.
+
+A1111 writes `piexif.helper.UserComment.dump(text, encoding="unicode")`: the 8-byte
+character-set prefix `UNICODE` + NUL, then UTF-16 big-endian. Other tools write little-endian,
+a byte-order mark, `ASCII` + 3 NULs (often with UTF-8 behind it), `JIS` + 5 NULs, eight NULs
+(undefined) or no prefix at all; each is decoded here. Reading goes through Pillow
+(`getexif().get_ifd(0x8769)`); a damaged or truncated file raises `BadInput` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import TYPE_CHECKING
+
+from core.errors import BadInput
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+EXIF_IFD = 0x8769
+USER_COMMENT = 0x9286
+MAX_COMMENT_BYTES = 4_000_000
+_UNICODE = b"UNICODE\0"
+_ASCII = b"ASCII\0\0\0"
+_JIS = b"JIS\0\0\0\0\0"
+_UNDEFINED = b"\0" * 8
+_PIL_FORMATS = {"jpeg": "JPEG", "webp": "WEBP"}
+
+
+def sniff_format(path: str | os.PathLike[str]) -> str:
+    """ "png", "jpeg" or "webp" from the file's first bytes; BadInput for anything else."""
+    name = str(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except FileNotFoundError as exc:
+        raise BadInput(name, "no such file (expected a PNG, JPEG or WebP image)") from exc
+    except OSError as exc:
+        raise BadInput(name, f"cannot be read ({exc.strerror or exc})") from exc
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    raise BadInput(name, "is not a PNG, JPEG or WebP image (expected one of their signatures)")
+
+
+def read_exif_comment(path: str | os.PathLike[str], kind: str) -> str | None:
+    """The EXIF UserComment of a JPEG or WebP (`kind`) as text, or None when it has none.
+
+    A JPEG `COM` comment is used when there is no UserComment (some tools write it there).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    name = str(path)
+    if kind == "webp":
+        _check_riff_size(path)
+    try:
+        # Pillow warns (rather than raises) of broken EXIF: the warnings become the message.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            raw, comment = _read(Image.open(path, formats=[_PIL_FORMATS[kind]]), kind)
+        if raw is None and caught:
+            raise BadInput(name, f"has damaged EXIF data ({caught[0].message})")
+    except BadInput:
+        raise
+    except UnidentifiedImageError as exc:
+        raise BadInput(name, f"is damaged (expected a valid {kind.upper()} image)") from exc
+    except Image.DecompressionBombError as exc:
+        raise BadInput(name, f"is too large to read safely ({exc})") from exc
+    except OSError as exc:
+        if exc.errno is not None:
+            raise BadInput(name, f"cannot be read ({exc.strerror or exc})") from exc
+        raise BadInput(name, f"is truncated or damaged (expected a complete image: {exc})") from exc
+    except Exception as exc:  # Pillow reports broken EXIF as SyntaxError, ValueError, struct.error
+        raise BadInput(name, f"is damaged (expected valid EXIF: {exc})") from exc
+    if raw is None and isinstance(comment, bytes) and comment:
+        raw = comment.decode("utf-8", errors="replace")
+    if raw is None:
+        return None
+    if not isinstance(raw, (bytes, str)):
+        raise BadInput(name, f"the EXIF UserComment is {type(raw).__name__}, expected bytes")
+    if len(raw) > MAX_COMMENT_BYTES:
+        raise BadInput(
+            name, f"the EXIF UserComment is {len(raw)} bytes; expected <= {MAX_COMMENT_BYTES}"
+        )
+    text = raw if isinstance(raw, str) else decode_user_comment(raw)
+    return text.rstrip("\0") or None
+
+
+def _read(image: Image.Image, kind: str) -> tuple[object, object]:
+    """(UserComment value, JPEG comment) of an open image, which is then closed."""
+    with image:
+        raw = image.getexif().get_ifd(EXIF_IFD).get(USER_COMMENT)
+        comment = image.info.get("comment")
+        if kind == "jpeg":  # decode (at 1/8 size) to the end: a cut-off file fails here
+            image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+            image.load()
+    return raw, comment
+
+
+def decode_user_comment(raw: bytes) -> str:
+    """The text of a UserComment value: its 8-byte character-set prefix decides the decoding."""
+    prefix, body = raw[:8], raw[8:]
+    if prefix == _UNICODE:
+        return _utf16(body)
+    if prefix == _JIS:
+        return body.decode("shift_jis", errors="replace")
+    if prefix in (_ASCII, _UNDEFINED):  # ASCII is a superset-compatible guess: UTF-8 covers it
+        return body.decode("utf-8", errors="replace")
+    return raw.decode("utf-8", errors="replace")
+
+
+def _utf16(body: bytes) -> str:
+    """UTF-16 with a byte-order mark if there is one, else the order its NUL bytes suggest.
+
+    Mostly-Latin text has a NUL in every other byte: at even offsets in big-endian (what piexif,
+    and so A1111, writes), at odd offsets in little-endian (what some other tools write).
+    """
+    if body.startswith(b"\xff\xfe"):
+        return body[2:].decode("utf-16-le", errors="replace")
+    if body.startswith(b"\xfe\xff"):
+        return body[2:].decode("utf-16-be", errors="replace")
+    sample = body[:2000]
+    even = sample[0::2].count(0)
+    odd = sample[1::2].count(0)
+    return body.decode("utf-16-le" if odd > even else "utf-16-be", errors="replace")
+
+
+def _check_riff_size(path: str | os.PathLike[str]) -> None:
+    """A WebP's RIFF header says how long the file is; a shorter file was cut off."""
+    try:
+        with open(path, "rb") as handle:
+            declared = int.from_bytes(handle.read(8)[4:8], "little") + 8
+            size = handle.seek(0, os.SEEK_END)
+    except OSError as exc:
+        raise BadInput(str(path), f"cannot be read ({exc.strerror or exc})") from exc
+    if size < declared:
+        raise BadInput(
+            str(path), f"is truncated (its RIFF header says {declared} bytes; the file has {size})"
+        )
+
+
+__all__ = ["decode_user_comment", "read_exif_comment", "sniff_format"]

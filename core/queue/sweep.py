@@ -1,0 +1,266 @@
+"""X/Y sweeps: one queued job per cell of a grid over one or two parameters, and the labelled
+grid image assembled from their outputs. Every cell stays in history as an ordinary output.
+
+The grid image carries an `atelier-grid` PNG chunk: the axes and, for each cell, its job and
+output ids, so the grid knows its cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from core.errors import BadInput
+from core.library.database import read_session
+from core.library.schema import GridRow
+from core.queue.jobs import JobRepository, NewJob
+from core.request import GenerationRequest
+
+if TYPE_CHECKING:
+    from core.library import Library
+
+GRID_CHUNK = "atelier-grid"
+# what a person types -> the request field it sweeps
+AXIS_FIELDS = {
+    "cfg": "cfg_scale",
+    "cfg_scale": "cfg_scale",
+    "steps": "steps",
+    "seed": "seed",
+    "scheduler": "scheduler",
+    "sampler": "scheduler",
+    "strength": "strength",
+    "prompt": "prompt",
+    "negative": "negative_prompt",
+    "negative_prompt": "negative_prompt",
+    "model": "model",
+    "noise_level": "noise_level",
+    "high_noise_frac": "high_noise_frac",
+    "clip_skip": "clip_skip",
+    "width": "width",
+    "height": "height",
+    "mask_blur": "mask_blur",
+}
+MAX_CELLS = 400
+MIN_CELL = 128  # small cells are scaled up (nearest) in the grid sheet so labels fit
+
+
+@dataclass(frozen=True)
+class Axis:
+    name: str
+    field: str
+    values: tuple[Any, ...]
+
+    def label(self, value: Any) -> str:
+        return f"{self.name}: {value}"
+
+
+def parse_axis(text: str, template: GenerationRequest) -> Axis:
+    """`PARAM=V1,V2,...` (or `PARAM=V1|V2` when values hold commas) into a typed axis."""
+    name, sep, values_text = text.partition("=")
+    name = name.strip().lower().replace("-", "_")
+    if not sep or not values_text.strip():
+        raise BadInput("axis", f"{text!r}: expected PARAM=V1,V2,... (e.g. cfg=3,7,11)")
+    if name not in AXIS_FIELDS:
+        raise BadInput(
+            "axis", f"{name!r} cannot be swept; expected one of {', '.join(sorted(AXIS_FIELDS))}"
+        )
+    separator = "|" if "|" in values_text else ","
+    raw = [v.strip() for v in values_text.split(separator) if v.strip()]
+    field = AXIS_FIELDS[name]
+    values = tuple(_typed(field, v, template) for v in raw)
+    if len(set(map(str, values))) != len(values):
+        raise BadInput("axis", f"{name}: a value is given twice")
+    return Axis(name, field, values)
+
+
+def _typed(field: str, text: str, template: GenerationRequest) -> Any:
+    kind = str(next(f.type for f in dataclasses.fields(GenerationRequest) if f.name == field))
+    try:
+        if kind.startswith("int"):
+            return int(text)
+        if kind.startswith("float"):
+            return float(text)
+    except ValueError as exc:
+        raise BadInput(field, f"{text!r} is not a {kind.split(' ')[0]}") from exc
+    return text
+
+
+@dataclass(frozen=True)
+class Grid:
+    id: int
+    x: Axis
+    y: Axis | None
+    job_ids: tuple[tuple[int, ...], ...]  # rows (y) of cells (x)
+    out_path: str | None
+
+
+def queue_grid(
+    library: Library,
+    template: GenerationRequest,
+    x: Axis,
+    y: Axis | None = None,
+    *,
+    project: str = "default",
+    out_dir: Path | None = None,
+) -> Grid:
+    """Check every cell, then queue one job per cell (row-major) and remember the grid."""
+    rows = y.values if y else (None,)
+    if len(rows) * len(x.values) > MAX_CELLS:
+        raise BadInput("axis", f"{len(rows) * len(x.values)} cells; at most {MAX_CELLS}")
+    cells: list[GenerationRequest] = []
+    for y_value in rows:
+        for x_value in x.values:
+            changes = {x.field: x_value}
+            if y is not None:
+                changes[y.field] = y_value
+            request = template.replace(**changes)
+            request.validate()
+            cells.append(request)
+    jobs = JobRepository(library.db.session_factory)
+    out = str(out_dir.resolve()) if out_dir else None
+    with library.db.session_factory.begin() as s:
+        row = GridRow(
+            spec_json=json.dumps({"x": _axis_dict(x), "y": _axis_dict(y) if y else None}),
+            job_ids_json="[]",
+            project=project,
+            out_dir=out,
+        )
+        s.add(row)
+        s.flush()
+        grid_id = row.id
+    added = jobs.add_many(
+        [NewJob(r, project=project, out_dir=out, batch_id=f"grid:{grid_id}") for r in cells]
+    )
+    ids = [j.id for j in added]
+    width = len(x.values)
+    job_rows = tuple(tuple(ids[i : i + width]) for i in range(0, len(ids), width))
+    with library.db.session_factory.begin() as s:
+        grid_row = s.get(GridRow, grid_id)
+        assert grid_row is not None
+        grid_row.job_ids_json = json.dumps(job_rows)
+    return Grid(grid_id, x, y, job_rows, None)
+
+
+def load_grid(library: Library, grid_id: int) -> Grid:
+    with read_session(library.db.session_factory) as s:
+        row = s.get(GridRow, grid_id)
+        if row is None:
+            raise BadInput("grid", f"no grid {grid_id} in this library")
+        spec = json.loads(row.spec_json)
+        rows = tuple(tuple(r) for r in json.loads(row.job_ids_json))
+        return Grid(
+            row.id, _axis(spec["x"]), _axis(spec["y"]) if spec["y"] else None, rows, row.out_path
+        )
+
+
+def assemble_grid(library: Library, grid_id: int, path: Path | None = None) -> Path:
+    """Draw the labelled grid from the cells' outputs; every cell must be done."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from core.formats.png import png_bytes, write_atomic
+
+    grid = load_grid(library, grid_id)
+    cells = [[_cell_output(library, job_id) for job_id in row] for row in grid.job_ids]
+    images = [[Image.open(o.path).convert("RGB") for o in row] for row in cells]
+    scale = max(1, -(-MIN_CELL // max(im.width for row in images for im in row)))  # ceil
+    cw = scale * max(im.width for row in images for im in row)
+    ch = scale * max(im.height for row in images for im in row)
+    font = ImageFont.load_default(size=14)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    y_labels = [_fit(measure, str(v), font, 220) for v in grid.y.values] if grid.y else []
+    left = max((int(measure.textlength(t, font=font)) for t in y_labels), default=0)
+    left = max(left + 12, 90) if grid.y else 0
+    top = 44
+    canvas = Image.new("RGB", (left + cw * len(grid.x.values), top + ch * len(images)), "white")
+    draw = ImageDraw.Draw(canvas)
+    corner = f"x: {grid.x.name}" + (f"\ny: {grid.y.name}" if grid.y else "")
+    draw.multiline_text((4, 2), corner, fill=(90, 90, 90), font=ImageFont.load_default(size=12))
+    for i, value in enumerate(grid.x.values):
+        label = _fit(measure, str(value), font, cw - 8)
+        draw.text((left + i * cw + 4, top - 20), label, fill="black", font=font)
+    for j, row in enumerate(images):
+        if grid.y is not None:
+            draw.text((4, top + j * ch + 4), y_labels[j], fill="black", font=font)
+        for i, image in enumerate(row):
+            if scale > 1:
+                image = image.resize(
+                    (image.width * scale, image.height * scale), Image.Resampling.NEAREST
+                )
+            canvas.paste(image, (left + i * cw, top + j * ch))
+    meta = {
+        "grid_id": grid.id,
+        "x": _axis_dict(grid.x),
+        "y": _axis_dict(grid.y) if grid.y else None,
+        "cells": [[{"job_id": jid, "output_id": o.id} for jid, o in zip(jr, orow, strict=True)]
+                  for jr, orow in zip(grid.job_ids, cells, strict=True)],
+    }  # fmt: skip
+    target = path or _default_path(library, grid)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, png_bytes(canvas, {GRID_CHUNK: json.dumps(meta, sort_keys=True)}))
+    with library.db.session_factory.begin() as s:
+        grid_row = s.get(GridRow, grid.id)
+        if grid_row is not None:
+            grid_row.out_path = str(target)
+    return target
+
+
+def grid_pending(library: Library, grid_id: int) -> list[int]:
+    """The grid's jobs that are not done yet."""
+    jobs = JobRepository(library.db.session_factory)
+    grid = load_grid(library, grid_id)
+    return [
+        j
+        for row in grid.job_ids
+        for j in row
+        if (job := jobs.get(j)) is None or job.status != "done"
+    ]
+
+
+def _cell_output(library: Library, job_id: int) -> Any:
+    from core.library.schema import OutputRow, RunRow
+
+    with read_session(library.db.session_factory) as s:
+        output_id = s.scalar(
+            select(OutputRow.id)
+            .join(RunRow, RunRow.id == OutputRow.run_id)
+            .where(RunRow.job_id == job_id)
+            .order_by(OutputRow.image_index)
+            .limit(1)
+        )
+    output = library.runs.get_output(output_id) if output_id is not None else None
+    if output is None:
+        raise BadInput("grid", f"job {job_id} of the grid has no output yet (is it done?)")
+    return output
+
+
+def _default_path(library: Library, grid: Grid) -> Path:
+    with read_session(library.db.session_factory) as s:
+        row = s.get(GridRow, grid.id)
+        folder = Path(row.out_dir) if row is not None and row.out_dir else library.home / "grids"
+    return folder / f"grid-{grid.id}.png"
+
+
+def _fit(draw: Any, text: str, font: Any, width: int) -> str:
+    """`text`, cut with an ellipsis to fit `width` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _axis_dict(axis: Axis | None) -> dict[str, Any] | None:
+    return (
+        None
+        if axis is None
+        else {"name": axis.name, "field": axis.field, "values": list(axis.values)}
+    )
+
+
+def _axis(data: dict[str, Any]) -> Axis:
+    return Axis(str(data["name"]), str(data["field"]), tuple(data["values"]))
