@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 from core.engine.runner import Engine
 from core.generation import Generator
 from core.library import Library
+from core.models.demo import demo_model_path
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +53,29 @@ def mask_png(tmp_path: Path) -> Path:
     path = tmp_path / "mask.png"
     mask.save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def lora_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random (non-zero) LoRA for the demo UNet, saved the way diffusers saves LoRAs."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    pipe = StableDiffusionPipeline.from_pretrained(
+        demo_model_path("demo:sd"), local_files_only=True
+    )
+    torch.manual_seed(0)
+    config = LoraConfig(
+        r=4,
+        lora_alpha=4,
+        init_lora_weights=False,
+        target_modules=["to_q", "to_k", "to_v", "to_out.0"],
+    )
+    pipe.unet.add_adapter(config)
+    folder = tmp_path_factory.mktemp("lora")
+    StableDiffusionPipeline.save_lora_weights(
+        folder, unet_lora_layers=get_peft_model_state_dict(pipe.unet), safe_serialization=True
+    )
+    return folder / "pytorch_lora_weights.safetensors"

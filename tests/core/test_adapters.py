@@ -6,8 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from core.generation import Generator
 from core.models.demo import demo_model_path
 from core.request import EmbeddingRef, GenerationRequest, LoraRef
@@ -17,32 +15,6 @@ def _req(**kw: object) -> GenerationRequest:
     base: dict[str, object] = {"seed": 3, "steps": 3, "prompt": "a red circle on a blue background"}
     base.update(kw)
     return GenerationRequest(task="text2img", model="demo:sd", **base)  # type: ignore[arg-type]
-
-
-@pytest.fixture(scope="module")
-def lora_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random (non-zero) LoRA for the demo UNet, saved the way diffusers saves LoRAs."""
-    import torch
-    from diffusers import StableDiffusionPipeline
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    pipe = StableDiffusionPipeline.from_pretrained(
-        demo_model_path("demo:sd"), local_files_only=True
-    )
-    torch.manual_seed(0)
-    config = LoraConfig(
-        r=4,
-        lora_alpha=4,
-        init_lora_weights=False,
-        target_modules=["to_q", "to_k", "to_v", "to_out.0"],
-    )
-    pipe.unet.add_adapter(config)
-    folder = tmp_path_factory.mktemp("lora")
-    StableDiffusionPipeline.save_lora_weights(
-        folder, unet_lora_layers=get_peft_model_state_dict(pipe.unet), safe_serialization=True
-    )
-    return folder / "pytorch_lora_weights.safetensors"
 
 
 def test_lora_changes_the_image_by_weight_and_unloads_exactly(

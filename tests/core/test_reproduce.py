@@ -121,29 +121,6 @@ def test_keep_records_the_new_image_in_the_original_project(generator: Generator
 
 
 # ---- adapters ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def lora_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random (non-zero) LoRA for the demo UNet, saved the way diffusers saves LoRAs."""
-    import torch
-    from diffusers import StableDiffusionPipeline
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    pipe = StableDiffusionPipeline.from_pretrained(
-        demo_model_path("demo:sd"), local_files_only=True
-    )
-    torch.manual_seed(0)
-    config = LoraConfig(
-        r=4, lora_alpha=4, init_lora_weights=False, target_modules=["to_q", "to_k", "to_v"]
-    )
-    pipe.unet.add_adapter(config)
-    folder = tmp_path_factory.mktemp("lora")
-    StableDiffusionPipeline.save_lora_weights(
-        folder, unet_lora_layers=get_peft_model_state_dict(pipe.unet), safe_serialization=True
-    )
-    return folder / "pytorch_lora_weights.safetensors"
-
-
 def test_a_lora_run_reproduces_and_a_missing_lora_is_reported(
     generator: Generator, lora_file: Path, tmp_path: Path
 ) -> None:
