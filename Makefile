@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck demo clean
+.PHONY: setup run test lint clean
 
 setup: $(STAMP)
 
@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[gui,dev]"
 	touch $(STAMP)
 
+# The window where there is a display; without one, demo images from every pipeline.
 run: setup
-	$(VENV)/bin/atelier demo
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(VENV)/bin/atelier gui; \
+	else echo "no display: rendering demo images instead of opening the window"; $(VENV)/bin/atelier demo; fi
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,161 @@
+"""The mask painter: an init image with a paintable mask over it (white = repaint)."""
+
+from __future__ import annotations
+
+import itertools
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+UNDO_DEPTH = 30
+
+
+class MaskPainter(QWidget):
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(192, 192)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.image = QImage()
+        self.mask_image = QImage()
+        self.brush_size = 16
+        self.erasing = False
+        self.mask_visible = True
+        self._undo: list[QImage] = []
+        self._last: QPointF | None = None
+
+    # ---- the API the panel (and tests) use -----------------------------------------------
+    def set_image(self, image: QImage) -> None:
+        self.image = image.convertToFormat(QImage.Format.Format_RGB32)
+        self.mask_image = QImage(self.image.size(), QImage.Format.Format_Grayscale8)
+        self.mask_image.fill(0)
+        self._undo.clear()
+        self.update()
+        self.changed.emit()
+
+    def has_image(self) -> bool:
+        return not self.image.isNull()
+
+    def stroke(self, points: list[QPointF | QPoint]) -> None:
+        """Paint (or erase) a line through `points`, in image pixels."""
+        if self.mask_image.isNull() or not points:
+            return
+        self._push_undo()
+        painter = QPainter(self.mask_image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setPen(self._pen())
+        pts = [QPointF(p) for p in points]
+        if len(pts) == 1:
+            painter.drawPoint(pts[0])
+        for a, b in itertools.pairwise(pts):
+            painter.drawLine(a, b)
+        painter.end()
+        self.update()
+        self.changed.emit()
+
+    def invert(self) -> None:
+        if self.mask_image.isNull():
+            return
+        self._push_undo()
+        self.mask_image.invertPixels()
+        self.update()
+        self.changed.emit()
+
+    def clear(self) -> None:
+        if self.mask_image.isNull():
+            return
+        self._push_undo()
+        self.mask_image.fill(0)
+        self.update()
+        self.changed.emit()
+
+    def undo(self) -> bool:
+        if not self._undo:
+            return False
+        self.mask_image = self._undo.pop()
+        self.update()
+        self.changed.emit()
+        return True
+
+    def set_mask_visible(self, visible: bool) -> None:
+        self.mask_visible = visible
+        self.update()
+
+    def painted(self) -> bool:
+        """Whether any pixel of the mask is set."""
+        if self.mask_image.isNull():
+            return False
+        data = bytes(self.mask_image.constBits())
+        return any(data)
+
+    def mask_png(self) -> bytes:
+        array = QByteArray()
+        buffer = QBuffer(array)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        self.mask_image.save(buffer, "PNG")  # type: ignore[call-overload]
+        buffer.close()
+        return bytes(array.data())
+
+    # ---- drawing and the mouse -------------------------------------------------------------
+    def image_rect(self) -> QRectF:
+        if self.image.isNull():
+            return QRectF()
+        scale = min(self.width() / self.image.width(), self.height() / self.image.height())
+        w, h = self.image.width() * scale, self.image.height() * scale
+        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+
+    def to_image(self, pos: QPointF) -> QPointF:
+        rect = self.image_rect()
+        scale = self.image.width() / rect.width() if rect.width() else 1.0
+        return QPointF((pos.x() - rect.x()) * scale, (pos.y() - rect.y()) * scale)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(34, 34, 34))
+        if self.image.isNull():
+            painter.setPen(QColor(170, 170, 170))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "open or drop an image")
+            return
+        rect = self.image_rect()
+        painter.drawImage(rect, self.image)
+        if self.mask_visible:
+            overlay = QImage(self.mask_image.size(), QImage.Format.Format_ARGB32)
+            overlay.fill(QColor(255, 40, 40))
+            overlay.setAlphaChannel(self.mask_image)
+            painter.setOpacity(0.5)
+            painter.drawImage(rect, overlay)
+        painter.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.has_image():
+            self._last = self.to_image(event.position())
+            self.stroke([self._last])
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._last is None or not (event.buttons() & Qt.MouseButton.LeftButton):
+            return
+        point = self.to_image(event.position())
+        self._draw_segment(self._last, point)
+        self._last = point
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._last = None
+
+    def _draw_segment(self, a: QPointF, b: QPointF) -> None:
+        """Continue a drag: no new undo step for each mouse move."""
+        painter = QPainter(self.mask_image)
+        painter.setPen(self._pen())
+        painter.drawLine(a, b)
+        painter.end()
+        self.update()
+        self.changed.emit()
+
+    def _pen(self) -> QPen:
+        colour = QColor(0, 0, 0) if self.erasing else QColor(255, 255, 255)
+        return QPen(colour, self.brush_size, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+
+    def _push_undo(self) -> None:
+        self._undo.append(self.mask_image.copy())
+        del self._undo[:-UNDO_DEPTH]

@@ -1,0 +1,277 @@
+"""The generation panel: every field of a request, checked before it is queued."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.errors import BadInput
+from core.request import TASKS, GenerationRequest
+
+if TYPE_CHECKING:
+    from desktop.session import Session
+
+INVALID_STYLE = "border: 2px solid #d9534f;"
+QUEUE_MANY = 4
+# the demo model for each task, picked when an output is sent to that task
+DEMO_FOR_TASK = {
+    "img2img": "demo:sd", "inpaint": "demo:sd-inpaint", "upscale": "demo:sd-upscale",
+    "depth": "demo:sd-depth",
+}  # fmt: skip
+
+
+class GeneratePanel(QWidget):
+    queued = Signal(list)  # the new jobs
+    message = Signal(str)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._build()
+        self.reload_models()
+
+    # ---- widgets -------------------------------------------------------------------------
+    def _build(self) -> None:
+        from core.engine.schedulers import SCHEDULERS
+
+        self.task = QComboBox()
+        self.task.addItems(list(TASKS))
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("prompt")
+        self.prompt.setFixedHeight(64)
+        self.negative = QPlainTextEdit()
+        self.negative.setPlaceholderText("negative prompt")
+        self.negative.setFixedHeight(40)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.random_seed = QCheckBox("random")
+        self.random_seed.setChecked(True)
+        self.random_seed.toggled.connect(self._seed_mode)
+        self.seed.setEnabled(False)
+        self.steps = _spin(0, 1000, 0, "model default")
+        self.cfg = QDoubleSpinBox()
+        self.cfg.setRange(-1.0, 200.0)
+        self.cfg.setSingleStep(0.5)
+        self.cfg.setSpecialValueText("model default")
+        self.cfg.setValue(-1.0)
+        self.width_ = _spin(0, 8192, 0, "default", step=8)
+        self.height_ = _spin(0, 8192, 0, "default", step=8)
+        self.scheduler = QComboBox()
+        self.scheduler.addItems(["(model default)", "default", *SCHEDULERS])
+        self.strength = _dspin(0.0, 1.0, 0.75, 0.05)
+        self.noise_level = _spin(0, 1000, 20, None)
+        self.init_image = QLineEdit()
+        self.init_image.setPlaceholderText("init image: file, output:ID or sha256:HEX")
+        self.mask_ref = QLineEdit()
+        self.mask_ref.setPlaceholderText("mask (paint one on the canvas)")
+        self.refiner = QComboBox()
+        self.refiner.setEditable(True)
+        self.high_noise_frac = _dspin(0.0, 1.0, 0.8, 0.05)
+        self.batch_count = _spin(1, 100, 1, None)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #d9534f;")
+        self.error.setWordWrap(True)
+        self.queue_button = QPushButton("Queue")
+        self.queue_many_button = QPushButton(f"Queue x{QUEUE_MANY}")
+        self.queue_button.clicked.connect(self._queue_one)
+        self.queue_many_button.clicked.connect(self._queue_many)
+
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.random_seed)
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.width_)
+        size_row.addWidget(QLabel("x"))
+        size_row.addWidget(self.height_)
+        refiner_row = QHBoxLayout()
+        refiner_row.addWidget(self.refiner, 1)
+        refiner_row.addWidget(self.high_noise_frac)
+        form = QFormLayout()
+        for label, item in (
+            ("Task", self.task), ("Model", self.model), ("Prompt", self.prompt),
+            ("Negative", self.negative), ("Seed", seed_row), ("Steps", self.steps),
+            ("CFG", self.cfg), ("Size", size_row), ("Scheduler", self.scheduler),
+            ("Init image", self.init_image), ("Mask", self.mask_ref), ("Strength", self.strength),
+            ("Noise level", self.noise_level), ("Refiner", refiner_row),
+            ("Batch count", self.batch_count),
+        ):  # fmt: skip
+            form.addRow(label, item)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.queue_button)
+        buttons.addWidget(self.queue_many_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+        self._fields: dict[str, QWidget] = {
+            "task": self.task, "model": self.model, "prompt": self.prompt,
+            "negative_prompt": self.negative, "seed": self.seed, "steps": self.steps,
+            "cfg_scale": self.cfg, "width": self.width_, "height": self.height_,
+            "scheduler": self.scheduler, "init_image": self.init_image, "mask": self.mask_ref,
+            "strength": self.strength, "noise_level": self.noise_level,
+            "refiner": self.refiner, "high_noise_frac": self.high_noise_frac,
+            "batch_count": self.batch_count,
+        }  # fmt: skip
+
+    def reload_models(self) -> None:
+        from core.models.demo import DEMO_MODELS
+
+        current = self.model.currentText() or "demo:sd"
+        names = list(DEMO_MODELS)
+        try:
+            names += [v.name for v in self.session.library.models.list()]
+        except Exception as exc:  # a locked database: keep the demo models
+            self.message.emit(f"could not list the library's models: {exc}")
+        self.model.clear()
+        self.model.addItems(names)
+        self.model.setCurrentText(current)
+        self.refiner.clear()
+        self.refiner.addItems(["", *names])
+
+    @Slot(bool)
+    def _seed_mode(self, random: bool) -> None:
+        self.seed.setEnabled(not random)
+
+    # ---- request <-> widgets -------------------------------------------------------------
+    def request(self) -> GenerationRequest:
+        """The request the widgets describe (not yet validated)."""
+        scheduler = self.scheduler.currentText()
+        return GenerationRequest(
+            task=self.task.currentText(),
+            model=self.model.currentText().strip(),
+            prompt=self.prompt.toPlainText(),
+            negative_prompt=self.negative.toPlainText(),
+            seed=None if self.random_seed.isChecked() else self.seed.value(),
+            steps=self.steps.value() or None,
+            cfg_scale=None if self.cfg.value() < 0 else self.cfg.value(),
+            width=self.width_.value() or None,
+            height=self.height_.value() or None,
+            scheduler=None if scheduler.startswith("(") else scheduler,
+            init_image=self.init_image.text().strip() or None,
+            mask=self.mask_ref.text().strip() or None,
+            strength=self.strength.value(),
+            noise_level=self.noise_level.value(),
+            refiner=self.refiner.currentText().strip() or None,
+            high_noise_frac=self.high_noise_frac.value(),
+            batch_count=self.batch_count.value(),
+        )
+
+    def set_request(self, request: GenerationRequest) -> None:
+        """Fill the widgets from a request (use these settings, an imported image...)."""
+        self.task.setCurrentText(request.task)
+        self.model.setCurrentText(request.model)
+        self.prompt.setPlainText(request.prompt)
+        self.negative.setPlainText(request.negative_prompt)
+        self.random_seed.setChecked(request.seed is None)
+        if request.seed is not None:
+            self.seed.setValue(min(request.seed, self.seed.maximum()))
+        self.steps.setValue(request.steps or 0)
+        self.cfg.setValue(-1.0 if request.cfg_scale is None else request.cfg_scale)
+        self.width_.setValue(request.width or 0)
+        self.height_.setValue(request.height or 0)
+        self.scheduler.setCurrentText(request.scheduler or "(model default)")
+        self.init_image.setText(request.init_image or "")
+        self.mask_ref.setText(request.mask or "")
+        self.strength.setValue(request.strength)
+        self.noise_level.setValue(request.noise_level)
+        self.refiner.setCurrentText(request.refiner or "")
+        self.high_noise_frac.setValue(request.high_noise_frac)
+        self.batch_count.setValue(request.batch_count)
+        self._clear_marks()
+
+    def set_input(self, task: str, init_image: str, mask: str | None = None) -> None:
+        self.task.setCurrentText(task)
+        self.init_image.setText(init_image)
+        self.mask_ref.setText(mask or "")
+        demo = DEMO_FOR_TASK.get(task)
+        if demo and self.model.currentText().startswith("demo:"):
+            self.model.setCurrentText(demo)
+
+    # ---- checking and queueing -----------------------------------------------------------
+    def check(self) -> GenerationRequest | None:
+        """The request if valid; else the bad field is marked and the reason shown."""
+        self._clear_marks()
+        request = self.request()
+        try:
+            request.validate()
+        except BadInput as exc:
+            self.mark_invalid(exc.field, str(exc))
+            return None
+        return request
+
+    def mark_invalid(self, field: str, message: str) -> None:
+        widget = self._fields.get(field)
+        if widget is not None:
+            widget.setStyleSheet(INVALID_STYLE)
+            widget.setToolTip(message)
+        self.error.setText(message)
+        self.message.emit(message)
+
+    def _clear_marks(self) -> None:
+        for widget in self._fields.values():
+            widget.setStyleSheet("")
+            widget.setToolTip("")
+        self.error.clear()
+
+    def queue_jobs(self, copies: int = 1) -> list[Any]:
+        """Check and queue; returns the new jobs ([] when the input is bad)."""
+        request = self.check()
+        if request is None:
+            return []
+        try:
+            jobs = self.session.queue(request, copies)
+        except BadInput as exc:
+            self.mark_invalid(exc.field, str(exc))
+            return []
+        except Exception as exc:  # a busy database: say so, keep the window alive
+            self.error.setText(f"could not queue: {exc}")
+            self.message.emit(f"could not queue: {exc}")
+            return []
+        self.queued.emit(jobs)
+        self.message.emit(f"queued {len(jobs)} job(s)")
+        return jobs
+
+    @Slot()
+    def _queue_one(self) -> None:
+        self.queue_jobs(1)
+
+    @Slot()
+    def _queue_many(self) -> None:
+        self.queue_jobs(QUEUE_MANY)
+
+
+def _spin(lo: int, hi: int, value: int, special: str | None, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    if special:
+        box.setSpecialValueText(special)
+    box.setValue(value)
+    return box
+
+
+def _dspin(lo: float, hi: float, value: float, step: float) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setDecimals(2)
+    box.setValue(value)
+    return box

@@ -1,0 +1,83 @@
+"""The settings dialog: device, dtype, memory savers, threads, output folder, library home."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
+
+from core.request import DEVICES, DTYPES
+from desktop.settings import Preferences
+
+AUTO = "auto"
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Atelier settings")
+        self._prefs = prefs
+        self.device = _combo([AUTO, *DEVICES], prefs.device or AUTO)
+        self.dtype = _combo([AUTO, *DTYPES], prefs.dtype or AUTO)
+        self.attention_slicing = _check("attention slicing", prefs.attention_slicing)
+        self.vae_tiling = _check("VAE tiling", prefs.vae_tiling)
+        self.cpu_offload = _check("CPU offload", prefs.cpu_offload)
+        self.threads = QSpinBox()
+        self.threads.setRange(0, 256)
+        self.threads.setSpecialValueText(AUTO)
+        self.threads.setValue(prefs.threads)
+        self.output_folder = QLineEdit(prefs.output_folder)
+        self.output_folder.setPlaceholderText("(only the library's store)")
+        self.library_home = QLineEdit(prefs.library_home)
+        self.library_home.setPlaceholderText("(the default; takes effect at the next start)")
+        form = QFormLayout(self)
+        form.addRow("Device", self.device)
+        form.addRow("Dtype", self.dtype)
+        form.addRow("Memory savers", self.attention_slicing)
+        form.addRow("", self.vae_tiling)
+        form.addRow("", self.cpu_offload)
+        form.addRow("Threads", self.threads)
+        form.addRow("Output folder", self.output_folder)
+        form.addRow("Library home", self.library_home)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def preferences(self) -> Preferences:
+        device, dtype = self.device.currentText(), self.dtype.currentText()
+        return replace(
+            self._prefs,
+            device="" if device == AUTO else device,
+            dtype="" if dtype == AUTO else dtype,
+            attention_slicing=self.attention_slicing.isChecked(),
+            vae_tiling=self.vae_tiling.isChecked(),
+            cpu_offload=self.cpu_offload.isChecked(),
+            threads=self.threads.value(),
+            output_folder=self.output_folder.text().strip(),
+            library_home=self.library_home.text().strip(),
+        )
+
+
+def _combo(items: list[str], current: str) -> QComboBox:
+    box = QComboBox()
+    box.addItems(items)
+    box.setCurrentText(current)
+    return box
+
+
+def _check(text: str, on: bool) -> QCheckBox:
+    box = QCheckBox(text)
+    box.setChecked(on)
+    return box

@@ -1,0 +1,60 @@
+"""The whole path: generate panel -> queue -> gallery -> inspector -> reproduce says exact."""
+
+from __future__ import annotations
+
+from desktop_helpers import fill_demo
+from PySide6.QtCore import Qt
+
+from desktop.main_window import MainWindow
+
+JOB_TIMEOUT_MS = 90_000
+
+
+def test_generate_queue_gallery_inspector_reproduce(running_window: MainWindow, qtbot) -> None:
+    window = running_window
+    bridge = window.session.bridge
+    fill_demo(window, steps=3, seed=11)
+    with qtbot.waitSignal(bridge.jobDone, timeout=JOB_TIMEOUT_MS) as done:
+        qtbot.mouseClick(window.generate.queue_button, Qt.MouseButton.LeftButton)
+    job, outputs = done.args
+    assert job.request.seed == 11 and len(outputs) == 1
+    output_id = outputs[0].output_id
+
+    # the queue shows the job done and the gallery the new image
+    qtbot.waitUntil(lambda: window.session.jobs.get(job.id).status == "done")
+    window.queue.refresh()
+    assert window.queue.list.topLevelItem(0).text(1) == "done"
+    qtbot.waitUntil(lambda: window.history.model.rowCount() == 1)
+    assert window.history.select_output(output_id)
+    assert window.inspector.output is not None and window.inspector.output.id == output_id
+    assert "seed: 11" in window.inspector.details.toPlainText()
+    qtbot.waitUntil(lambda: window.history.thumbnails.get(outputs[0].sha256, "") is not None)
+    assert (window.session.home / "thumbnails" / f"{outputs[0].sha256}.png").is_file()
+
+    # the search box filters by prompt
+    window.history.search.setText("zebra")
+    window.history.apply_filter()
+    assert window.history.model.rowCount() == 0
+    window.history.search.setText("fox")
+    window.history.apply_filter()
+    assert window.history.model.rowCount() == 1
+    assert window.history.select_output(output_id)
+
+    # reproduce & verify runs off the GUI thread and says exact
+    with qtbot.waitSignal(window.inspector.reproduced, timeout=JOB_TIMEOUT_MS) as verified:
+        qtbot.mouseClick(window.inspector.buttons["Reproduce & verify"], Qt.MouseButton.LeftButton)
+    report = verified.args[0]
+    assert report.status == "exact", report.to_dict()
+    assert "exact" in window.inspector.verdict.text()
+
+    # use these settings fills the generate panel from the record
+    window.generate.prompt.setPlainText("something else")
+    window.inspector.use_settings()
+    assert window.generate.prompt.toPlainText() == "a red fox in the snow"
+    assert window.generate.seed.value() == 11 and not window.generate.random_seed.isChecked()
+
+    # send to upscale sets the task, the init image and the demo model for it
+    window.inspector.buttons["Send to upscale"].click()
+    assert window.generate.task.currentText() == "upscale"
+    assert window.generate.init_image.text() == f"output:{output_id}"
+    assert window.generate.model.currentText() == "demo:sd-upscale"

@@ -1,0 +1,82 @@
+"""The queue panel: cancel, reorder, pause, and failed jobs with their message."""
+
+from __future__ import annotations
+
+from desktop_helpers import fill_demo
+from PySide6.QtCore import Qt
+
+from desktop.main_window import MainWindow
+
+
+def _queue_three(window: MainWindow) -> list[int]:
+    fill_demo(window)
+    return [job.id for job in window.generate.queue_jobs(3)]
+
+
+def test_reorder_changes_the_order_in_the_database(window: MainWindow, qtbot) -> None:
+    ids = _queue_three(window)
+    panel = window.queue
+    panel.refresh()
+    assert panel.job_ids() == ids
+    panel.select_job(ids[2])
+    qtbot.mouseClick(_button(panel, "Up"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(_button(panel, "Up"), Qt.MouseButton.LeftButton)
+    queued = [j.id for j in window.session.jobs.list(("queued",))]
+    assert queued == [ids[2], ids[0], ids[1]]
+    assert panel.job_ids() == queued and panel.selected_job_id() == ids[2]
+    qtbot.mouseClick(_button(panel, "Down"), Qt.MouseButton.LeftButton)
+    assert [j.id for j in window.session.jobs.list(("queued",))] == [ids[0], ids[2], ids[1]]
+
+
+def test_cancel_a_queued_job_and_retry_it(window: MainWindow, qtbot) -> None:
+    ids = _queue_three(window)
+    window.queue.refresh()
+    window.queue.select_job(ids[1])
+    qtbot.mouseClick(_button(window.queue, "Cancel"), Qt.MouseButton.LeftButton)
+    assert window.session.jobs.get(ids[1]).status == "cancelled"
+    assert window.queue.list.topLevelItem(1).text(1) == "cancelled"
+    qtbot.mouseClick(_button(window.queue, "Retry"), Qt.MouseButton.LeftButton)
+    assert window.session.jobs.get(ids[1]).status == "queued"
+    # cancelling a finished job is refused with a message, not an error
+    window.queue.select_job(ids[1])
+    window.session.jobs.cancel(ids[1])
+    window.queue.cancel_selected()
+    assert "only queued or running" in window.statusBar().currentMessage()
+
+
+def test_cancel_the_running_job_and_see_a_failure(running_window: MainWindow, qtbot) -> None:
+    window = running_window
+    bridge = window.session.bridge
+    fill_demo(window, steps=400)
+    with qtbot.waitSignal(bridge.step, timeout=60_000):
+        (job,) = window.generate.queue_jobs(1)
+    assert window.queue.running_job == job.id
+    assert window.queue.preview.pixmap() is not None
+    window.queue.select_job(job.id)
+    with qtbot.waitSignal(bridge.jobCancelled, timeout=30_000):
+        qtbot.mouseClick(_button(window.queue, "Cancel"), Qt.MouseButton.LeftButton)
+    assert window.session.jobs.get(job.id).status == "cancelled"
+
+    # a job that fails shows its message in the queue; the window goes on
+    window.generate.model.setCurrentText("demo:no-such-model")
+    window.generate.steps.setValue(2)
+    with qtbot.waitSignal(bridge.jobFailed, timeout=30_000):
+        (bad,) = window.generate.queue_jobs(1)
+    window.queue.refresh()
+    window.queue.select_job(bad.id)
+    item = window.queue.list.currentItem()
+    assert item.text(1) == "failed" and "no-such-model" in item.text(5)
+
+
+def test_pause_and_resume(window: MainWindow, qtbot) -> None:
+    qtbot.mouseClick(window.queue.pause_button, Qt.MouseButton.LeftButton)
+    assert window.session.jobs.is_paused()
+    assert window.queue.pause_button.text() == "Resume"
+    qtbot.mouseClick(window.queue.pause_button, Qt.MouseButton.LeftButton)
+    assert not window.session.jobs.is_paused()
+
+
+def _button(widget, text: str):
+    from PySide6.QtWidgets import QPushButton
+
+    return next(b for b in widget.findChildren(QPushButton) if b.text() == text)
