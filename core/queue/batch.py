@@ -8,7 +8,6 @@ across restarts (the batch and the files it took are in the database). A file th
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -228,22 +227,11 @@ def _prompt_for(image: Path, source: str | None) -> str | None:
             return sidecar.read_text(encoding="utf-8", errors="replace").strip()
         return None
     if source == "metadata":
-        from core.formats.png import ATELIER_CHUNK, PARAMETERS_CHUNK, read_png_text
+        from core.formats.importer import import_image
 
-        try:
-            chunks = read_png_text(image)
+        try:  # Atelier's record, A1111 parameters, ComfyUI graphs, InvokeAI metadata
+            return import_image(image).request.prompt or None
         except BadInput:
-            return None  # not a readable PNG: the job itself will say what is wrong
-        if ATELIER_CHUNK in chunks:
-            try:
-                return str(json.loads(chunks[ATELIER_CHUNK])["request"]["prompt"])
-            except (ValueError, KeyError, TypeError):
-                pass
-        if PARAMETERS_CHUNK in chunks:
-            from core.formats.a1111 import parse_infotext
-
-            try:
-                return str(parse_infotext(chunks[PARAMETERS_CHUNK]).get("Prompt", "")) or None
-            except BadInput:
-                return None
+            return None  # no readable metadata: the batch's prompt; a bad image fails its job
+    return None
     return None

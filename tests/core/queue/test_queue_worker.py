@@ -22,9 +22,11 @@ from core.request import GenerationRequest
 
 
 def _request(**kw: object) -> GenerationRequest:
-    base: dict[str, object] = {"task": "text2img", "seed": 1, "steps": 2, "prompt": "a red circle"}
+    base: dict[str, object] = {
+        "task": "text2img", "model": "demo:sd", "seed": 1, "steps": 2, "prompt": "a red circle"
+    }  # fmt: skip
     base.update(kw)
-    return GenerationRequest(model="demo:sd", **base)  # type: ignore[arg-type]
+    return GenerationRequest(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -194,3 +196,41 @@ def _dead_pid() -> int:
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
     return int(proc.stdout)
+
+
+def test_batch_prompts_from_sidecars_or_metadata_and_paired_depth_maps(
+    library: Library, tmp_path: Path, init_png: Path
+) -> None:
+    from core.formats.png import write_png
+
+    folder, depth, out = tmp_path / "in", tmp_path / "depth", tmp_path / "out"
+    folder.mkdir()
+    depth.mkdir()
+    image = Image.open(init_png)
+    write_png(
+        image,
+        folder / "tagged.png",
+        {"parameters": "a purple star\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1"},
+    )
+    image.save(folder / "plain.png")
+    (folder / "plain.txt").write_text("a green square\n")
+    Image.new("L", (64, 64), 128).save(depth / "plain.png")
+    template = _request(task="depth", model="demo:sd-depth", prompt="fallback")
+    jobs = JobRepository(library.db.session_factory)
+
+    sidecar = FolderBatch.open(
+        library, BatchSpec(folder, template, out, depth_dir=depth, prompt_from="sidecar")
+    )
+    by_stem = {Path(j.input_path or "").stem: j for j in sidecar.scan()}
+    assert by_stem["plain"].request.prompt == "a green square"
+    assert by_stem["tagged"].request.prompt == "fallback"  # no sidecar: the batch's prompt
+    assert by_stem["plain"].request.depth_map == str(depth / "plain.png")
+    assert by_stem["tagged"].request.depth_map is None  # no map: estimated
+
+    metadata = FolderBatch.open(
+        library, BatchSpec(folder, template, tmp_path / "out2", prompt_from="metadata")
+    )
+    by_stem = {Path(j.input_path or "").stem: j for j in metadata.scan()}
+    assert by_stem["tagged"].request.prompt == "a purple star"
+    assert by_stem["plain"].request.prompt == "fallback"
+    assert len(jobs.list()) == 4
