@@ -42,10 +42,6 @@ def run(args: argparse.Namespace) -> int:
                     "grid", "--x PARAM=V1,V2,... and --model are needed (or --assemble ID)"
                 )
             template = request_from_args(args)
-            if template.seed is None:
-                import secrets
-
-                template = template.replace(seed=secrets.randbelow(2**32))
             x = parse_axis(args.x, template)
             y = parse_axis(args.y, template) if args.y else None
             grid = queue_grid(library, template, x, y, project=args.project, out_dir=args.out)

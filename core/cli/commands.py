@@ -104,57 +104,33 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _models_add(library: Any, args: argparse.Namespace) -> int:
-    from core.models.resolve import resolve_source
-    from core.models.sources import parse_source
+    from core.models.variants import add_variant
 
-    if library.models.get(args.name) is not None:
-        raise BadInput("name", f"a model variant named {args.name!r} already exists")
-    source = parse_source(
-        args.source, config=args.config, revision=args.revision, allow_pickle=args.allow_pickle
-    )
-    resolved = resolve_source(source, args.name, library.file_hashes)
-    library.models.add(
-        name=args.name,
-        source_type=source.type,
-        location=source.location,
-        revision=source.revision,
-        config_path=source.config,
-        kind=resolved.kind,
-        default_dtype=None,
-        fingerprint=resolved.fingerprint,
-        components=dict(resolved.components),
-        size_bytes=resolved.size_bytes,
-        allow_pickle=source.allow_pickle,
+    variant = add_variant(
+        library,
+        args.source,
+        args.name,
+        config=args.config,
+        revision=args.revision,
+        allow_pickle=args.allow_pickle,
     )
     print(
-        f"added {args.name}: {resolved.kind}, fingerprint {resolved.fingerprint[:12]}, "
-        f"{resolved.size_bytes / 1e6:.1f} MB"
+        f"added {variant.name}: {variant.kind}, fingerprint {str(variant.fingerprint)[:12]}, "
+        f"{variant.size_bytes / 1e6:.1f} MB"
     )
     return 0
 
 
 def _models_verify(library: Any, name: str) -> int:
-    from core.models.fingerprint import fingerprint_model
-    from core.models.sources import ModelSource, local_path
+    from core.models.variants import verify_variant
 
-    variant = library.models.get(name)
-    if variant is None:
-        raise BadInput("name", f"no model variant named {name!r}")
-    source = ModelSource(
-        variant.source_type, variant.location, variant.revision, variant.config_path
-    )
-    fresh = fingerprint_model(local_path(source))  # no cache: every byte read again
-    if fresh.sha256 == variant.fingerprint:
-        print(f"{name}: ok, weights match fingerprint {fresh.sha256[:12]}")
+    result = verify_variant(library, name)
+    if result.ok:
+        print(f"{name}: ok, weights match fingerprint {result.fingerprint[:12]}")
         return 0
-    changed = sorted(
-        c
-        for c in set(fresh.components) | set(variant.components)
-        if fresh.components.get(c) != variant.components.get(c)
-    )
-    what = ", ".join(changed) or "the weights file"
-    recorded = str(variant.fingerprint)[:12]
-    print(f"{name}: CHANGED, fingerprint {fresh.sha256[:12]} (recorded {recorded})")
+    what = ", ".join(result.changed_components) or "the weights file"
+    recorded = str(result.recorded)[:12]
+    print(f"{name}: CHANGED, fingerprint {result.fingerprint[:12]} (recorded {recorded})")
     print(f"changed components: {what}")
     return 1
 

@@ -109,6 +109,10 @@ def queue_grid(
     out_dir: Path | None = None,
 ) -> Grid:
     """Check every cell, then queue one job per cell (row-major) and remember the grid."""
+    if template.seed is None and "seed" not in (x.field, y.field if y else None):
+        import secrets  # one seed for every cell, so the cells differ only by their axes
+
+        template = template.replace(seed=secrets.randbelow(2**32))
     rows = y.values if y else (None,)
     if len(rows) * len(x.values) > MAX_CELLS:
         raise BadInput("axis", f"{len(rows) * len(x.values)} cells; at most {MAX_CELLS}")
