@@ -7,8 +7,11 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
+from core.errors import BadInput
+from desktop.folder_batches import FolderBatches
+from desktop.panels.batch_dialog import FolderBatchDialog
 from desktop.panels.canvas import CanvasPanel
 from desktop.panels.generate import GeneratePanel
 from desktop.panels.history import HistoryPanel
@@ -16,8 +19,10 @@ from desktop.panels.inspector import InspectorPanel
 from desktop.panels.library import LibraryPanel
 from desktop.panels.queue import QueuePanel
 from desktop.panels.settings import SettingsDialog
+from desktop.panels.sweep_dialog import SweepDialog
 from desktop.session import Session
 from desktop.settings import save_preferences
+from desktop.sweeps import Sweeps
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MESSAGE_MS = 8000
@@ -37,6 +42,10 @@ class MainWindow(QMainWindow):
         self.inspector = InspectorPanel(session)
         self.canvas = CanvasPanel(session)
         self.library = LibraryPanel(session)
+        self.batches = FolderBatches(session, self)
+        self.sweeps = Sweeps(session, self)
+        self.watching = QLabel()
+        self.statusBar().addPermanentWidget(self.watching)
         centre = QTabWidget()
         centre.addTab(self.history, "History")
         centre.addTab(self.canvas, "Canvas")
@@ -69,6 +78,14 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        batch = QAction("Folder &batch...", self)
+        batch.triggered.connect(self.folder_batch)
+        file_menu.addAction(batch)
+        self.stop_watching_action = QAction("Stop &watching", self)
+        self.stop_watching_action.setEnabled(False)
+        self.stop_watching_action.triggered.connect(self.batches.stop_watching)
+        file_menu.addAction(self.stop_watching_action)
+        file_menu.addSeparator()
         settings = QAction("&Settings...", self)
         settings.triggered.connect(self.edit_settings)
         file_menu.addAction(settings)
@@ -84,6 +101,11 @@ class MainWindow(QMainWindow):
             self.generate, self.queue, self.history, self.inspector, self.canvas, self.library,
         ):  # fmt: skip
             panel.message.connect(self.show_message)
+        for worker in (self.batches, self.sweeps):
+            worker.message.connect(self.show_message)
+            worker.queued.connect(self.jobs_queued)
+        self.batches.watchingChanged.connect(self.watching_changed)
+        self.generate.sweepRequested.connect(self.sweep)
         self.queue.outputsReady.connect(self.outputs_ready)
         self.history.outputSelected.connect(self.inspector.show_output)
         self.inspector.showOutput.connect(self.show_output)
@@ -94,6 +116,10 @@ class MainWindow(QMainWindow):
         self.canvas.useForInpaint.connect(self.use_mask)
         self.library.usePrompt.connect(self.use_prompt)
         self.library.saveCurrentRequested.connect(self.save_prompt)
+        self.library.seeds.addCurrentRequested.connect(self.save_seed)
+        self.library.seeds.useSeed.connect(self.use_seed)
+        self.library.masks.useMask.connect(self.use_library_mask)
+        self.library.models.modelsChanged.connect(self.generate.reload_models)
 
     # ---- slots -----------------------------------------------------------------------------
     @Slot(str)
@@ -137,6 +163,28 @@ class MainWindow(QMainWindow):
     def use_mask(self, init_ref: str, mask_ref: str) -> None:
         self.generate.set_input("inpaint", init_ref, mask_ref)
         self.docks["generate"].raise_()
+        self.library.masks.reload()
+
+    @Slot(str)
+    def use_library_mask(self, mask_ref: str) -> None:
+        self.use_mask(self.generate.init_image.text().strip(), mask_ref)
+        self.show_message(f"the generate panel's mask is now {mask_ref[:19]}...")
+
+    @Slot(str)
+    def save_seed(self, label: str) -> None:
+        """The generate panel's seed, else (random there) the seed of the output shown."""
+        if not self.generate.random_seed.isChecked():
+            self.library.seeds.add_seed(self.generate.seed.value(), label)
+        elif self.inspector.output is not None:
+            self.library.seeds.add_seed(self.inspector.output.seed, label)
+        else:
+            self.show_message("no seed to save: untick 'random' or select an output")
+
+    @Slot(int)
+    def use_seed(self, value: int) -> None:
+        self.generate.random_seed.setChecked(False)
+        self.generate.seed.setValue(min(value, self.generate.seed.maximum()))
+        self.docks["generate"].raise_()
 
     @Slot(str, str)
     def use_prompt(self, text: str, negative: str) -> None:
@@ -148,6 +196,51 @@ class MainWindow(QMainWindow):
         self.library.save_prompt(
             self.generate.prompt.toPlainText(), self.generate.negative.toPlainText()
         )
+
+    # ---- folder batches and sweeps ---------------------------------------------------------
+    @Slot()
+    def folder_batch(self) -> None:
+        dialog = FolderBatchDialog(
+            self.generate.request(),
+            [self.generate.model.itemText(i) for i in range(self.generate.model.count())],
+            self.session.prefs.output_folder,
+            self,
+        )
+        if dialog.exec():
+            self.start_folder_batch(dialog)
+
+    def start_folder_batch(self, dialog: FolderBatchDialog) -> list[Any]:
+        try:
+            return self.batches.start(dialog.spec())
+        except BadInput as exc:
+            self.show_error("Folder batch", str(exc))
+        except Exception as exc:  # a busy database
+            self.show_error("Folder batch", f"could not queue: {exc}")
+        return []
+
+    @Slot(int)
+    def watching_changed(self, count: int) -> None:
+        self.watching.setText(f"watching {count} folder(s)" if count else "")
+        self.stop_watching_action.setEnabled(count > 0)
+
+    @Slot()
+    def sweep(self) -> None:
+        template = self.generate.check()
+        if template is None:
+            return
+        dialog = SweepDialog(template, self)
+        if dialog.exec():
+            self.start_sweep(dialog)
+
+    def start_sweep(self, dialog: SweepDialog) -> Any:
+        try:
+            x, y = dialog.axes()
+            return self.sweeps.start(dialog.template, x, y)
+        except BadInput as exc:
+            self.show_error("Sweep", str(exc))
+        except Exception as exc:
+            self.show_error("Sweep", f"could not queue: {exc}")
+        return None
 
     @Slot()
     def edit_settings(self) -> None:
@@ -193,6 +286,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()
+        self.batches.stop_watching()
         self.history.thumbnails.wait(5000)
         self.session.stop_worker()
         event.accept()

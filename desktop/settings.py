@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ class Preferences:
     threads: int = 0
     output_folder: str = ""
     library_home: str = ""
+    model_folders: list[str] = field(default_factory=list)  # where "Add model..." looks first
 
     def request_changes(self) -> dict[str, Any]:
         """The request fields these preferences set on every queued job."""
@@ -57,12 +59,22 @@ def load_preferences(settings: QSettings) -> Preferences:
 
 def save_preferences(settings: QSettings, prefs: Preferences) -> None:
     for f in fields(Preferences):
-        settings.setValue(f"preferences/{f.name}", getattr(prefs, f.name))
+        value = getattr(prefs, f.name)
+        # a list is kept as JSON text: INI lists of one item come back as a plain string
+        settings.setValue(
+            f"preferences/{f.name}", json.dumps(value) if isinstance(value, list) else value
+        )
     settings.sync()
 
 
 def _convert(raw: Any, default: Any) -> Any:
     """INI values come back as strings; turn them into the default's type."""
+    if isinstance(default, list):
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            return default
+        return [str(v) for v in value] if isinstance(value, list) else default
     if isinstance(default, bool):
         return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
     if isinstance(default, int):

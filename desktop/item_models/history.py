@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Slot
@@ -33,10 +34,24 @@ class HistoryModel(QAbstractListModel):
         thumbnails.ready.connect(self._thumbnail_ready)
 
     # ---- filtering ---------------------------------------------------------------------
-    def set_filter(self, text: str | None = None, project: str | None = None) -> None:
+    def set_filter(
+        self,
+        text: str | None = None,
+        project: str | None = None,
+        *,
+        model: str | None = None,
+        task: str | None = None,
+        since: datetime | None = None,
+    ) -> None:
         from core.library.history import HistoryFilter
 
-        self.filter = HistoryFilter(text=text or None, project=project or None)
+        self.filter = HistoryFilter(
+            text=text or None,
+            project=project or None,
+            model=model or None,
+            task=task or None,
+            since=since,
+        )
         self.reload()
 
     def reload(self) -> None:

@@ -38,6 +38,7 @@ DEMO_FOR_TASK = {
 class GeneratePanel(QWidget):
     queued = Signal(list)  # the new jobs
     message = Signal(str)
+    sweepRequested = Signal()
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,6 +93,8 @@ class GeneratePanel(QWidget):
         self.queue_many_button = QPushButton(f"Queue x{QUEUE_MANY}")
         self.queue_button.clicked.connect(self._queue_one)
         self.queue_many_button.clicked.connect(self._queue_many)
+        self.sweep_button = QPushButton("Sweep...")
+        self.sweep_button.clicked.connect(self.sweepRequested)
 
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
@@ -116,6 +119,7 @@ class GeneratePanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.queue_button)
         buttons.addWidget(self.queue_many_button)
+        buttons.addWidget(self.sweep_button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelection, QSize, QTimer, Signal, Slot
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.request import TASKS
 from desktop.item_models.history import HistoryModel, OutputIdRole
 from desktop.thumbnails import THUMB_PX, ThumbnailCache
 
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
     from desktop.session import Session
 
 ALL_PROJECTS = "(all projects)"
+ALL_MODELS = "(all models)"
+ALL_TASKS = "(all tasks)"
+# the date filter: label -> how far back (None: any time)
+SINCE = {"any time": None, "last 24 hours": 1, "last 7 days": 7, "last 30 days": 30}
 
 
 class HistoryPanel(QWidget):
@@ -36,12 +42,18 @@ class HistoryPanel(QWidget):
         self.search.setPlaceholderText("search prompts...")
         self.search.setClearButtonEnabled(True)
         self.project = QComboBox()
+        self.model_filter = QComboBox()
+        self.task_filter = QComboBox()
+        self.task_filter.addItems([ALL_TASKS, *TASKS])
+        self.since = QComboBox()
+        self.since.addItems(list(SINCE))
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(250)
         self._debounce.timeout.connect(self.apply_filter)
         self.search.textChanged.connect(self._debounce.start)
-        self.project.currentTextChanged.connect(self._debounce.start)
+        for combo in (self.project, self.model_filter, self.task_filter, self.since):
+            combo.currentTextChanged.connect(self._debounce.start)
         self.view = QListView()
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
@@ -55,7 +67,8 @@ class HistoryPanel(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         top = QHBoxLayout()
         top.addWidget(self.search, 2)
-        top.addWidget(self.project, 1)
+        for combo in (self.project, self.model_filter, self.task_filter, self.since):
+            top.addWidget(combo, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.view, 1)
@@ -63,23 +76,28 @@ class HistoryPanel(QWidget):
         self.model.reload()
 
     def reload_projects(self) -> None:
-        current = self.project.currentText()
+        """Refill the project and model filters from the library (keeping the choices)."""
+        from core.models.demo import DEMO_MODELS
+
+        library = self.session.library
         try:
-            names = [p.name for p in self.session.library.projects.list()]
+            projects = [p.name for p in library.projects.list()]
+            models = [*DEMO_MODELS, *(v.name for v in library.models.list())]
         except Exception as exc:
             self.message.emit(f"could not list projects: {exc}")
-            names = []
-        self.project.blockSignals(True)
-        self.project.clear()
-        self.project.addItems([ALL_PROJECTS, *names])
-        self.project.setCurrentText(current or ALL_PROJECTS)
-        self.project.blockSignals(False)
+            projects, models = [], list(DEMO_MODELS)
+        _refill(self.project, [ALL_PROJECTS, *projects])
+        _refill(self.model_filter, [ALL_MODELS, *models])
 
     @Slot()
     def apply_filter(self) -> None:
-        project = self.project.currentText()
+        days = SINCE.get(self.since.currentText())
         self.model.set_filter(
-            self.search.text().strip(), None if project == ALL_PROJECTS else project
+            self.search.text().strip(),
+            _chosen(self.project),
+            model=_chosen(self.model_filter),
+            task=_chosen(self.task_filter),
+            since=None if days is None else datetime.now(UTC) - timedelta(days=days),
         )
         if self.model.error:
             self.message.emit(f"search: {self.model.error}")
@@ -112,3 +130,17 @@ class HistoryPanel(QWidget):
 
     def wait_for_thumbnails(self, ms: int = 30_000) -> bool:
         return self.thumbnails.wait(ms)
+
+
+def _refill(combo: QComboBox, items: list[str]) -> None:
+    current = combo.currentText()
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(items)
+    combo.setCurrentText(current if current in items else items[0])
+    combo.blockSignals(False)
+
+
+def _chosen(combo: QComboBox) -> str | None:
+    """The combo's choice, None for its first item ("(all ...)")."""
+    return combo.currentText() if combo.currentIndex() > 0 else None

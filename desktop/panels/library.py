@@ -1,4 +1,4 @@
-"""The library dock: saved prompts (favourites first) and the model variants."""
+"""The library dock: saved prompts (favourites first), seeds, masks and the model variants."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QTabWidget,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from desktop.panels.library_items import MasksTab, SeedsTab
+from desktop.panels.library_models import ModelsTab
 
 if TYPE_CHECKING:
     from core.library.entities import Prompt
@@ -34,9 +35,12 @@ class LibraryPanel(QWidget):
         self.session = session
         self.prompts = QListWidget()
         self.prompts.itemDoubleClicked.connect(self._use)
-        self.models = QTreeWidget()
-        self.models.setHeaderLabels(["Name", "Kind", "Fingerprint"])
-        self.models.setRootIsDecorated(False)
+        self.seeds = SeedsTab(session)
+        self.masks = MasksTab(session)
+        self.models = ModelsTab(session)
+        for tab in (self.seeds, self.masks, self.models):
+            tab.message.connect(self.message)
+        self.models.modelsChanged.connect(self.reload)
         save = QPushButton("Save current")
         save.clicked.connect(self.saveCurrentRequested)
         favourite = QPushButton("Favourite")
@@ -51,7 +55,10 @@ class LibraryPanel(QWidget):
         prompts_layout.addLayout(buttons)
         tabs = QTabWidget()
         tabs.addTab(prompts_tab, "Prompts")
+        tabs.addTab(self.seeds, "Seeds")
+        tabs.addTab(self.masks, "Masks")
         tabs.addTab(self.models, "Models")
+        self.tabs = tabs
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(tabs)
@@ -68,11 +75,9 @@ class LibraryPanel(QWidget):
         self.prompts.clear()
         for prompt in sorted(prompts, key=lambda p: not p.favourite):
             self.prompts.addItem(_prompt_item(prompt))
-        self.models.clear()
-        for v in variants:
-            item = QTreeWidgetItem([v.name, v.kind, (v.fingerprint or "")[:12]])
-            item.setToolTip(0, v.location)
-            self.models.addTopLevelItem(item)
+        self.models.reload(variants)
+        self.seeds.reload()
+        self.masks.reload()
 
     def save_prompt(self, text: str, negative: str) -> None:
         if not text.strip():

@@ -11,11 +11,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from desktop.panels.job_list import JobIdRole, JobList
 
 if TYPE_CHECKING:
     from core.queue.jobs import Job
@@ -47,7 +48,8 @@ class QueuePanel(QWidget):
         self.refresh()
 
     def _build(self) -> None:
-        self.list = QTreeWidget()
+        self.list = JobList()
+        self.list.jobDropped.connect(self.move_dropped)
         self.list.setHeaderLabels(list(COLUMNS))
         self.list.setRootIsDecorated(False)
         self.list.setColumnWidth(0, 48)
@@ -85,6 +87,8 @@ class QueuePanel(QWidget):
     # ---- reading the queue ---------------------------------------------------------------
     @Slot()
     def refresh(self) -> None:
+        if self.list.state() == JobList.State.DraggingState:
+            return  # redrawing now would end the user's drag
         try:
             jobs = self.session.jobs.list(limit=500)
             paused = self.session.jobs.is_paused()
@@ -95,7 +99,7 @@ class QueuePanel(QWidget):
         self.list.clear()
         for job in jobs:
             item = QTreeWidgetItem(_columns(job))
-            item.setData(0, Qt.ItemDataRole.UserRole, job.id)
+            item.setData(0, JobIdRole, job.id)
             if job.status == "failed":
                 item.setForeground(1, Qt.GlobalColor.red)
                 item.setToolTip(5, job.error_message or "")
@@ -110,18 +114,16 @@ class QueuePanel(QWidget):
 
     def job_ids(self) -> list[int]:
         root = self.list.invisibleRootItem()
-        return [
-            int(root.child(i).data(0, Qt.ItemDataRole.UserRole)) for i in range(root.childCount())
-        ]
+        return [int(root.child(i).data(0, JobIdRole)) for i in range(root.childCount())]
 
     def selected_job_id(self) -> int | None:
         item = self.list.currentItem()
-        return None if item is None else int(item.data(0, Qt.ItemDataRole.UserRole))
+        return None if item is None else int(item.data(0, JobIdRole))
 
     def select_job(self, job_id: int) -> None:
         root = self.list.invisibleRootItem()
         for i in range(root.childCount()):
-            if int(root.child(i).data(0, Qt.ItemDataRole.UserRole)) == job_id:
+            if int(root.child(i).data(0, JobIdRole)) == job_id:
                 self.list.setCurrentItem(root.child(i))
 
     # ---- actions -------------------------------------------------------------------------
@@ -157,6 +159,23 @@ class QueuePanel(QWidget):
     @Slot()
     def move_down(self) -> None:
         self._move(+1)
+
+    @Slot(int, int)
+    def move_dropped(self, job_id: int, row: int) -> None:
+        """A drag put `job_id` before list row `row`: move it there among the queued jobs."""
+        shown = self.job_ids()
+        try:
+            queued = {j.id for j in self.session.jobs.list(("queued",), limit=10_000)}
+        except Exception as exc:
+            self.message.emit(str(exc))
+            return
+        if job_id not in queued:
+            self.message.emit(f"job {job_id} is not queued; only queued jobs move")
+            self.refresh()
+            return
+        to = 1 + sum(1 for j in shown[:row] if j in queued and j != job_id)
+        self._act(self.session.jobs.move, job_id, to)
+        self.select_job(job_id)
 
     def _move(self, delta: int) -> None:
         job_id = self.selected_job_id()

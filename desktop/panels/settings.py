@@ -1,4 +1,5 @@
-"""The settings dialog: device, dtype, memory savers, threads, output folder, library home."""
+"""The settings dialog: device, dtype, memory savers, threads, model folders, output folder,
+library home."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLineEdit,
+    QListWidget,
+    QPushButton,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -46,6 +52,10 @@ class SettingsDialog(QDialog):
         form.addRow("", self.vae_tiling)
         form.addRow("", self.cpu_offload)
         form.addRow("Threads", self.threads)
+        self.model_folders = QListWidget()
+        self.model_folders.addItems(prefs.model_folders)
+        self.model_folders.setMaximumHeight(90)
+        form.addRow("Model folders", self._folders_box())
         form.addRow("Output folder", self.output_folder)
         form.addRow("Library home", self.library_home)
         buttons = QDialogButtonBox(
@@ -54,6 +64,36 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def _folders_box(self) -> QWidget:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.model_folders)
+        row = QHBoxLayout()
+        for text, slot in (("Add...", self.choose_model_folder), ("Remove", self.remove_folder)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            row.addWidget(button)
+        layout.addLayout(row)
+        return box
+
+    def choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a model folder")
+        if folder:
+            self.add_model_folder(folder)
+
+    def add_model_folder(self, folder: str) -> None:
+        if folder not in self.folders():
+            self.model_folders.addItem(folder)
+
+    def remove_folder(self) -> None:
+        row = self.model_folders.currentRow()
+        if row >= 0:
+            self.model_folders.takeItem(row)
+
+    def folders(self) -> list[str]:
+        return [self.model_folders.item(i).text() for i in range(self.model_folders.count())]
 
     def preferences(self) -> Preferences:
         device, dtype = self.device.currentText(), self.dtype.currentText()
@@ -67,6 +107,7 @@ class SettingsDialog(QDialog):
             threads=self.threads.value(),
             output_folder=self.output_folder.text().strip(),
             library_home=self.library_home.text().strip(),
+            model_folders=self.folders(),
         )
 
 

@@ -80,3 +80,47 @@ def _button(widget, text: str):
     from PySide6.QtWidgets import QPushButton
 
     return next(b for b in widget.findChildren(QPushButton) if b.text() == text)
+
+
+def _drop(panel, job_id: int, before_row: int) -> None:
+    """Drop the job's row before `before_row`, as Qt delivers the end of an internal drag."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QDropEvent
+
+    tree = panel.list
+    panel.select_job(job_id)
+    mime = tree.mimeData([tree.currentItem()])
+    if before_row < tree.topLevelItemCount():
+        rect = tree.visualItemRect(tree.topLevelItem(before_row))
+        pos = QPointF(rect.center().x(), rect.top() + 1)
+    else:
+        last = tree.visualItemRect(tree.topLevelItem(tree.topLevelItemCount() - 1))
+        pos = QPointF(last.center().x(), last.bottom() + 20)
+    event = QDropEvent(
+        pos, Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    tree.dropEvent(event)
+
+
+def test_drag_to_reorder_moves_the_job_in_the_database(window: MainWindow, qtbot) -> None:
+    fill_demo(window)
+    ids = [job.id for job in window.generate.queue_jobs(4)]
+    panel = window.queue
+    panel.refresh()
+    panel.list.resize(600, 400)
+    _drop(panel, ids[3], 0)  # the last job to the top
+    expected = [ids[3], ids[0], ids[1], ids[2]]
+    assert [j.id for j in window.session.jobs.list(("queued",))] == expected
+    assert panel.job_ids() == expected and panel.selected_job_id() == ids[3]
+    _drop(panel, ids[0], 4)  # the (now second) first job to the end
+    expected = [ids[3], ids[1], ids[2], ids[0]]
+    assert [j.id for j in window.session.jobs.list(("queued",))] == expected
+    _drop(panel, ids[2], 1)
+    assert [j.id for j in window.session.jobs.list(("queued",))] == [ids[3], ids[2], ids[1], ids[0]]
+    # a finished job does not move; the list stays as the database has it
+    window.session.jobs.cancel(ids[1])
+    panel.refresh()
+    _drop(panel, ids[1], 0)
+    assert "only queued jobs move" in window.statusBar().currentMessage()
+    assert panel.job_ids() == [j.id for j in window.session.jobs.list()]

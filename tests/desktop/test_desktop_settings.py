@@ -33,3 +33,24 @@ def test_the_settings_dialog_round_trips(qtbot) -> None:
     assert dialog.preferences() == prefs
     dialog.device.setCurrentText("auto")
     assert dialog.preferences().device == ""
+
+
+def test_model_folders_persist(make_window, tmp_path) -> None:
+    folders = [str(tmp_path / "models, one"), str(tmp_path / "two")]
+    first = make_window()
+    dialog = SettingsDialog(first.session.prefs, first)
+    for folder in folders:
+        dialog.add_model_folder(folder)
+    dialog.add_model_folder(folders[0])  # once only
+    assert dialog.folders() == folders
+    first.apply_preferences(dialog.preferences())
+    first.close()
+    second = make_window()
+    assert second.session.prefs.model_folders == folders
+    assert second.library.models._start_folder() == folders[0]
+    dialog = SettingsDialog(second.session.prefs, second)
+    dialog.model_folders.setCurrentRow(1)
+    dialog.remove_folder()
+    second.apply_preferences(dialog.preferences())
+    second.close()
+    assert make_window().session.prefs.model_folders == folders[:1]

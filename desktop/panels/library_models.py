@@ -1,0 +1,155 @@
+"""The library dock's Models tab: the model variants, adding one (as `atelier models add`)
+and verifying its weights. Both read every weight byte, so they run in a pool thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.background import run_in_background
+
+if TYPE_CHECKING:
+    from core.library import Library
+    from desktop.session import Session
+
+WEIGHTS_FILTER = "Weights (*.safetensors *.ckpt *.bin);;All files (*)"
+
+
+class ModelsTab(QWidget):
+    message = Signal(str)
+    modelsChanged = Signal()
+    verified = Signal(str, bool)  # name, weights match the stored fingerprint
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.busy: set[str] = set()  # names being added or verified
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Name", "Kind", "Fingerprint"])
+        self.tree.setRootIsDecorated(False)
+        buttons = QHBoxLayout()
+        for text, slot in (
+            ("Add file...", self.add_file_dialog), ("Add folder...", self.add_folder_dialog),
+            ("Verify", self.verify_selected),
+        ):  # fmt: skip
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree, 1)
+        layout.addLayout(buttons)
+
+    def reload(self, variants: list[Any]) -> None:
+        self.tree.clear()
+        for v in variants:
+            item = QTreeWidgetItem([v.name, v.kind, (v.fingerprint or "")[:12]])
+            item.setToolTip(0, v.location)
+            self.tree.addTopLevelItem(item)
+
+    def names(self) -> list[str]:
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return [item.text(0) for item in items if item is not None]
+
+    # ---- adding ------------------------------------------------------------------------
+    def _start_folder(self) -> str:
+        folders = self.session.prefs.model_folders
+        return folders[0] if folders else ""
+
+    @Slot()
+    def add_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Add a model file", self._start_folder(), WEIGHTS_FILTER
+        )
+        if path:
+            self._ask_name(path)
+
+    @Slot()
+    def add_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a model folder", self._start_folder())
+        if path:
+            self._ask_name(path)
+
+    def _ask_name(self, path: str) -> None:
+        name, ok = QInputDialog.getText(self, "Model name", "Name:", text=Path(path).stem)
+        if ok and name.strip():
+            self.add_model(path, name.strip())
+
+    def add_model(self, path: str, name: str) -> None:
+        """Register the weights at `path` as `name` (fingerprinting off the GUI thread)."""
+        if name in self.busy:
+            self.message.emit(f"{name}: already being added or verified")
+            return
+        self.busy.add(name)
+        self.message.emit(f"adding {name}: reading the weights...")
+        library = self.session.library
+        run_in_background(
+            lambda: add_variant(library, path, name),
+            lambda text: self._done(name, text, changed=True),
+            lambda error: self._done(name, f"could not add {name}: {error}"),
+        )
+
+    # ---- verifying ---------------------------------------------------------------------
+    @Slot()
+    def verify_selected(self) -> None:
+        item = self.tree.currentItem()
+        if item is None:
+            self.message.emit("choose a model to verify")
+            return
+        self.verify(item.text(0))
+
+    def verify(self, name: str) -> None:
+        if name in self.busy:
+            return
+        self.busy.add(name)
+        self.message.emit(f"verifying {name}: reading the weights...")
+        library = self.session.library
+        run_in_background(
+            lambda: verify_variant(library, name),
+            lambda result: self._verified(name, *result),
+            lambda error: self._done(name, f"could not verify {name}: {error}"),
+        )
+
+    def _verified(self, name: str, ok: bool, text: str) -> None:
+        self._done(name, text)
+        self.verified.emit(name, ok)
+
+    def _done(self, name: str, text: str, changed: bool = False) -> None:
+        self.busy.discard(name)
+        self.message.emit(text)
+        if changed:
+            self.modelsChanged.emit()
+
+
+def add_variant(library: Library, path: str, name: str) -> str:
+    """What `atelier models add PATH --name NAME` does; in a pool thread."""
+    from core.models import variants
+
+    variant = variants.add_variant(library, path, name)
+    return f"added {name}: {variant.kind}, fingerprint {str(variant.fingerprint)[:12]}"
+
+
+def verify_variant(library: Library, name: str) -> tuple[bool, str]:
+    """What `atelier models verify NAME` does (no cache: every byte read again)."""
+    from core.models import variants
+
+    result = variants.verify_variant(library, name)
+    if result.ok:
+        return True, f"{name}: ok, the weights match fingerprint {result.fingerprint[:12]}"
+    changed = ", ".join(result.changed_components) or "the weights file"
+    return False, (
+        f"{name}: CHANGED, fingerprint {result.fingerprint[:12]} "
+        f"(recorded {str(result.recorded)[:12]}); changed: {changed}"
+    )
