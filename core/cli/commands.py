@@ -168,6 +168,13 @@ def cmd_history(args: argparse.Namespace) -> int:
             return 0
         if args.history_command in ("search", "export"):
             return _history_query(library, args)
+        if args.history_command == "delete":
+            missing = [i for i in args.output_ids if library.runs.get_output(i) is None]
+            if missing:
+                raise BadInput("output_id", f"no output {missing[0]} in this library")
+            removed = library.delete_outputs(args.output_ids)
+            print(f"deleted {len(args.output_ids)} outputs ({removed} files from the store)")
+            return 0
         output = library.runs.get_output(args.output_id)
         if output is None:
             raise BadInput("output_id", f"no output {args.output_id} in this library")

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     he.add_argument("--search", metavar="TEXT", help="only outputs whose prompts match")
     _add_history_filters(he)
     he.add_argument("--out", type=Path, help="write to this file (default: standard output)")
+    hd = hsub.add_parser("delete", help="remove outputs from history and their store files")
+    hd.add_argument("output_ids", type=int, nargs="+", metavar="OUTPUT_ID")
     hs = hsub.add_parser("show", help="the full record of one output")
     hs.add_argument("output_id", type=int)
     hs.add_argument("--json", action="store_true")

@@ -59,6 +59,18 @@ class Library:
         store.clean_temporaries()
         return cls(home, open_database(home / DATABASE_NAME), store)
 
+    def delete_outputs(self, output_ids: list[int]) -> int:
+        """Remove outputs from history and their image files from the store (not copies the
+        user asked for in an output folder). Returns how many store files were removed."""
+        removed = 0
+        for relpath in self.runs.delete_outputs(output_ids):
+            try:
+                (self.store.root / relpath).unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
+
     def close(self) -> None:
         self.db.close()
 

@@ -95,6 +95,35 @@ class RunRepository:
         s.flush()
         return row.id
 
+    def delete_outputs(self, output_ids: Sequence[int]) -> list[str]:
+        """Forget outputs: their rows, lineage links and search entries, in one transaction.
+
+        Returns the store paths (relative) of assets no remaining output uses, for the caller to
+        remove; files written to output folders outside the store are left alone.
+        """
+        from sqlalchemy import delete, or_
+
+        ids = list(dict.fromkeys(output_ids))
+        if not ids:
+            return []
+        with self._sessions.begin() as s:
+            shas = set(s.scalars(select(OutputRow.asset_sha256).where(OutputRow.id.in_(ids))))
+            s.execute(
+                delete(OutputParentRow).where(
+                    or_(OutputParentRow.output_id.in_(ids), OutputParentRow.parent_id.in_(ids))
+                )
+            )
+            s.execute(delete(OutputRow).where(OutputRow.id.in_(ids)))
+            still_used = set(
+                s.scalars(select(OutputRow.asset_sha256).where(OutputRow.asset_sha256.in_(shas)))
+            )
+            orphans = shas - still_used
+            relpaths = list(s.scalars(select(AssetRow.relpath).where(AssetRow.sha256.in_(orphans))))
+            s.execute(
+                delete(AssetRow).where(AssetRow.sha256.in_(orphans), AssetRow.role == "output")
+            )
+            return relpaths
+
     def path_recorded(self, path: str) -> bool:
         """Whether an output file at `path` belongs to a recorded output."""
         with read_session(self._sessions) as s:

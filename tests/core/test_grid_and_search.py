@@ -111,3 +111,28 @@ def test_search_and_export_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFi
     exported = json.loads(capsys.readouterr().out)
     assert len(exported) == 1 and exported[0]["record"]["request"]["prompt"] == "a yellow star"
     assert main([*home, "history", "search", "x", "--since", "yesterday"]) == 2
+    assert main([*home, "history", "delete", str(found[0]["output_id"])]) == 0
+    capsys.readouterr()
+    assert main([*home, "history", "search", "triangle", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main([*home, "history", "delete", "999"]) == 2
+
+
+def test_deleting_outputs_removes_rows_search_entries_and_store_files(generator: Generator) -> None:
+    [parent] = generator.generate(
+        GenerationRequest("text2img", "demo:sd", "a red kite", seed=1, steps=2)
+    )
+    [child] = generator.generate(
+        GenerationRequest("img2img", "demo:sd", "a red kite at night", seed=1, steps=2,
+                          init_image=f"output:{parent.output_id}")
+    )  # fmt: skip
+    library = generator.library
+    store_file = Path(parent.path)
+    assert store_file.is_file()
+    assert library.delete_outputs([parent.output_id]) == 1
+    assert not store_file.exists()
+    assert library.runs.get_output(parent.output_id) is None
+    kept = library.runs.get_output(child.output_id)
+    assert kept is not None and kept.parent_ids == ()  # the child stays, without the link
+    found = History(library.db.session_factory).search(HistoryFilter(text="kite"))
+    assert [o.id for o in found] == [child.output_id]
