@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTa
 
 from core.errors import BadInput
 from desktop.folder_batches import FolderBatches
+from desktop.library_slots import LibrarySlots
 from desktop.panels.batch_dialog import FolderBatchDialog
 from desktop.panels.canvas import CanvasPanel
 from desktop.panels.generate import GeneratePanel
@@ -28,7 +29,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MESSAGE_MS = 8000
 
 
-class MainWindow(QMainWindow):
+class MainWindow(LibrarySlots, QMainWindow):
     def __init__(self, session: Session, settings: QSettings, *, modal_errors: bool = True) -> None:
         super().__init__()
         self.session = session
@@ -113,13 +114,9 @@ class MainWindow(QMainWindow):
         self.inspector.sendTo.connect(self.send_to)
         self.inspector.queued.connect(self.jobs_queued)
         self.generate.queued.connect(self.jobs_queued)
-        self.canvas.useForInpaint.connect(self.use_mask)
-        self.library.usePrompt.connect(self.use_prompt)
-        self.library.saveCurrentRequested.connect(self.save_prompt)
-        self.library.seeds.addCurrentRequested.connect(self.save_seed)
-        self.library.seeds.useSeed.connect(self.use_seed)
-        self.library.masks.useMask.connect(self.use_library_mask)
-        self.library.models.modelsChanged.connect(self.generate.reload_models)
+        self.generate.depthChanged.connect(self.canvas.show_depth)
+        self.history.outputsDeleted.connect(self.inspector.forget_outputs)
+        self.connect_library()
 
     # ---- slots -----------------------------------------------------------------------------
     @Slot(str)
@@ -155,47 +152,10 @@ class MainWindow(QMainWindow):
     def send_to(self, task: str, ref: str) -> None:
         self.generate.set_input(task, ref)
         self.docks["generate"].raise_()
-        if task == "inpaint" and self.canvas.load(ref):
+        if task in ("inpaint", "depth") and self.canvas.load(ref):
             self.centre.setCurrentWidget(self.canvas)
-            self.show_message("paint the mask on the canvas, then 'Use for inpaint'")
-
-    @Slot(str, str)
-    def use_mask(self, init_ref: str, mask_ref: str) -> None:
-        self.generate.set_input("inpaint", init_ref, mask_ref)
-        self.docks["generate"].raise_()
-        self.library.masks.reload()
-
-    @Slot(str)
-    def use_library_mask(self, mask_ref: str) -> None:
-        self.use_mask(self.generate.init_image.text().strip(), mask_ref)
-        self.show_message(f"the generate panel's mask is now {mask_ref[:19]}...")
-
-    @Slot(str)
-    def save_seed(self, label: str) -> None:
-        """The generate panel's seed, else (random there) the seed of the output shown."""
-        if not self.generate.random_seed.isChecked():
-            self.library.seeds.add_seed(self.generate.seed.value(), label)
-        elif self.inspector.output is not None:
-            self.library.seeds.add_seed(self.inspector.output.seed, label)
-        else:
-            self.show_message("no seed to save: untick 'random' or select an output")
-
-    @Slot(int)
-    def use_seed(self, value: int) -> None:
-        self.generate.random_seed.setChecked(False)
-        self.generate.seed.setValue(min(value, self.generate.seed.maximum()))
-        self.docks["generate"].raise_()
-
-    @Slot(str, str)
-    def use_prompt(self, text: str, negative: str) -> None:
-        self.generate.prompt.setPlainText(text)
-        self.generate.negative.setPlainText(negative)
-
-    @Slot()
-    def save_prompt(self) -> None:
-        self.library.save_prompt(
-            self.generate.prompt.toPlainText(), self.generate.negative.toPlainText()
-        )
+            if task == "inpaint":
+                self.show_message("paint the mask on the canvas, then 'Use for inpaint'")
 
     # ---- folder batches and sweeps ---------------------------------------------------------
     @Slot()

@@ -35,6 +35,18 @@ class MaskPainter(QWidget):
         self.update()
         self.changed.emit()
 
+    def set_mask(self, mask: QImage) -> None:
+        """Replace the mask (scaled to the image size), as one undo step."""
+        if self.image.isNull():
+            return
+        self._push_undo()
+        grey = mask.convertToFormat(QImage.Format.Format_Grayscale8)
+        if grey.size() != self.image.size():
+            grey = grey.scaled(self.image.size())
+        self.mask_image = grey.copy()
+        self.update()
+        self.changed.emit()
+
     def has_image(self) -> bool:
         return not self.image.isNull()
 

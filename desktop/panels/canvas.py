@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal, Slot
-from PySide6.QtGui import QImage
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from desktop.session import Session
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
+ESTIMATED = "depth map: estimated by the model when the job runs"
+DEPTH_PX = 256
 
 
 class CanvasPanel(QWidget):
@@ -37,6 +39,12 @@ class CanvasPanel(QWidget):
         self.init_ref: str | None = None
         self.painter = MaskPainter()
         self.source = QLabel("no image")
+        self.depth = QLabel(ESTIMATED)
+        self.depth.setWordWrap(True)
+        self.depth.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.depth.setFixedWidth(DEPTH_PX)
+        self.depth.hide()
+        self.depth_pixmap = QPixmap()  # the user's depth map at full size (null: none)
         self.brush = QRadioButton("Brush")
         self.brush.setChecked(True)
         self.eraser = QRadioButton("Eraser")
@@ -63,7 +71,10 @@ class CanvasPanel(QWidget):
             actions.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.source)
-        layout.addWidget(self.painter, 1)
+        images = QHBoxLayout()
+        images.addWidget(self.painter, 1)
+        images.addWidget(self.depth)
+        layout.addLayout(images, 1)
         layout.addLayout(tools)
         layout.addLayout(actions)
 
@@ -81,14 +92,39 @@ class CanvasPanel(QWidget):
         return True
 
     def _path_of(self, ref: str) -> str | None:
-        if not ref.startswith("output:"):
+        """The file of a path, `output:ID` or `sha256:HEX` (an asset in the store)."""
+        if not ref.startswith(("output:", "sha256:")):
             return ref
+        library = self.session.library
+        kind, key = ref.split(":", 1)
         try:
-            output = self.session.library.runs.get_output(int(ref.split(":", 1)[1]))
+            if kind == "sha256":
+                asset = library.assets.get(key)
+                return str(library.store.root / asset.relpath) if asset else None
+            output = library.runs.get_output(int(key))
         except Exception as exc:
             self.message.emit(f"canvas: {exc}")
             return None
         return output.path if output else None
+
+    # ---- the depth map (depth task) ------------------------------------------------------
+    @Slot(str, str)
+    def show_depth(self, task: str, ref: str) -> None:
+        """Beside the image for the depth task: the user's depth map, else a note."""
+        self.depth.setVisible(task == "depth")
+        path = self._path_of(ref) if ref else None
+        self.depth_pixmap = QPixmap(path) if path else QPixmap()
+        if self.depth_pixmap.isNull():
+            self.depth.clear()
+            self.depth.setText(f"cannot open the depth map {ref}" if ref else ESTIMATED)
+            return
+        self.depth.setPixmap(
+            self.depth_pixmap.scaled(
+                DEPTH_PX, DEPTH_PX, Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )  # fmt: skip
+        self.depth.setToolTip(f"{ref} ({self.depth_pixmap.width()}x{self.depth_pixmap.height()})")
 
     @Slot()
     def open_dialog(self) -> None:
@@ -116,6 +152,21 @@ class CanvasPanel(QWidget):
             self.message.emit(f"canvas: could not save the mask: {exc}")
             return None
         return f"sha256:{stored.sha256}"
+
+    def load_mask(self, ref: str) -> bool:
+        """Show a stored mask (`sha256:HEX` or a file) in the painter, to see and edit it."""
+        path = self._path_of(ref)
+        mask = QImage(path) if path else QImage()
+        if mask.isNull():
+            self.message.emit(f"canvas: cannot open the mask {ref}")
+            return False
+        if not self.painter.has_image():  # no init image: paint on a blank one
+            blank = QImage(mask.size(), QImage.Format.Format_RGB32)
+            blank.fill(Qt.GlobalColor.darkGray)
+            self.painter.set_image(blank)
+            self.source.setText("no init image: open one, the mask is kept")
+        self.painter.set_mask(mask)
+        return True
 
     @Slot()
     def use_for_inpaint(self) -> None:

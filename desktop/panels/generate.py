@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import BadInput
 from core.request import TASKS, GenerationRequest
+from desktop.panels.fields import IMAGE_FILTER, FileField, LoraList, dspin_box, spin_box
 
 if TYPE_CHECKING:
     from desktop.session import Session
@@ -37,6 +38,7 @@ DEMO_FOR_TASK = {
 
 class GeneratePanel(QWidget):
     queued = Signal(list)  # the new jobs
+    depthChanged = Signal(str, str)  # task, the depth map ("" when the model estimates it)
     message = Signal(str)
     sweepRequested = Signal()
 
@@ -66,26 +68,30 @@ class GeneratePanel(QWidget):
         self.random_seed.setChecked(True)
         self.random_seed.toggled.connect(self._seed_mode)
         self.seed.setEnabled(False)
-        self.steps = _spin(0, 1000, 0, "model default")
+        self.steps = spin_box(0, 1000, 0, "model default")
         self.cfg = QDoubleSpinBox()
         self.cfg.setRange(-1.0, 200.0)
         self.cfg.setSingleStep(0.5)
         self.cfg.setSpecialValueText("model default")
         self.cfg.setValue(-1.0)
-        self.width_ = _spin(0, 8192, 0, "default", step=8)
-        self.height_ = _spin(0, 8192, 0, "default", step=8)
+        self.width_ = spin_box(0, 8192, 0, "default", step=8)
+        self.height_ = spin_box(0, 8192, 0, "default", step=8)
         self.scheduler = QComboBox()
         self.scheduler.addItems(["(model default)", "default", *SCHEDULERS])
-        self.strength = _dspin(0.0, 1.0, 0.75, 0.05)
-        self.noise_level = _spin(0, 1000, 20, None)
+        self.strength = dspin_box(0.0, 1.0, 0.75, 0.05)
+        self.noise_level = spin_box(0, 1000, 20, None)
         self.init_image = QLineEdit()
         self.init_image.setPlaceholderText("init image: file, output:ID or sha256:HEX")
         self.mask_ref = QLineEdit()
         self.mask_ref.setPlaceholderText("mask (paint one on the canvas)")
+        self.depth_map = FileField("depth map (else estimated by the model)", IMAGE_FILTER)
+        self.loras = LoraList()
+        self.task.currentTextChanged.connect(self._depth_changed)
+        self.depth_map.textChanged.connect(self._depth_changed)
         self.refiner = QComboBox()
         self.refiner.setEditable(True)
-        self.high_noise_frac = _dspin(0.0, 1.0, 0.8, 0.05)
-        self.batch_count = _spin(1, 100, 1, None)
+        self.high_noise_frac = dspin_box(0.0, 1.0, 0.8, 0.05)
+        self.batch_count = spin_box(1, 100, 1, None)
         self.error = QLabel()
         self.error.setStyleSheet("color: #d9534f;")
         self.error.setWordWrap(True)
@@ -111,9 +117,10 @@ class GeneratePanel(QWidget):
             ("Task", self.task), ("Model", self.model), ("Prompt", self.prompt),
             ("Negative", self.negative), ("Seed", seed_row), ("Steps", self.steps),
             ("CFG", self.cfg), ("Size", size_row), ("Scheduler", self.scheduler),
-            ("Init image", self.init_image), ("Mask", self.mask_ref), ("Strength", self.strength),
+            ("Init image", self.init_image), ("Mask", self.mask_ref), ("Depth map", self.depth_map),
+            ("Strength", self.strength),
             ("Noise level", self.noise_level), ("Refiner", refiner_row),
-            ("Batch count", self.batch_count),
+            ("LoRAs", self.loras), ("Batch count", self.batch_count),
         ):  # fmt: skip
             form.addRow(label, item)
         buttons = QHBoxLayout()
@@ -130,7 +137,8 @@ class GeneratePanel(QWidget):
             "negative_prompt": self.negative, "seed": self.seed, "steps": self.steps,
             "cfg_scale": self.cfg, "width": self.width_, "height": self.height_,
             "scheduler": self.scheduler, "init_image": self.init_image, "mask": self.mask_ref,
-            "strength": self.strength, "noise_level": self.noise_level,
+            "depth_map": self.depth_map, "loras": self.loras, "strength": self.strength,
+            "noise_level": self.noise_level,
             "refiner": self.refiner, "high_noise_frac": self.high_noise_frac,
             "batch_count": self.batch_count,
         }  # fmt: skip
@@ -149,6 +157,10 @@ class GeneratePanel(QWidget):
         self.model.setCurrentText(current)
         self.refiner.clear()
         self.refiner.addItems(["", *names])
+
+    @Slot()
+    def _depth_changed(self) -> None:
+        self.depthChanged.emit(self.task.currentText(), self.depth_map.text().strip())
 
     @Slot(bool)
     def _seed_mode(self, random: bool) -> None:
@@ -171,6 +183,8 @@ class GeneratePanel(QWidget):
             scheduler=None if scheduler.startswith("(") else scheduler,
             init_image=self.init_image.text().strip() or None,
             mask=self.mask_ref.text().strip() or None,
+            depth_map=self.depth_map.text().strip() or None,
+            loras=self.loras.loras(),
             strength=self.strength.value(),
             noise_level=self.noise_level.value(),
             refiner=self.refiner.currentText().strip() or None,
@@ -194,6 +208,8 @@ class GeneratePanel(QWidget):
         self.scheduler.setCurrentText(request.scheduler or "(model default)")
         self.init_image.setText(request.init_image or "")
         self.mask_ref.setText(request.mask or "")
+        self.depth_map.setText(request.depth_map or "")
+        self.loras.set_loras(request.loras)
         self.strength.setValue(request.strength)
         self.noise_level.setValue(request.noise_level)
         self.refiner.setCurrentText(request.refiner or "")
@@ -205,6 +221,8 @@ class GeneratePanel(QWidget):
         self.task.setCurrentText(task)
         self.init_image.setText(init_image)
         self.mask_ref.setText(mask or "")
+        if task != "depth":
+            self.depth_map.setText("")
         demo = DEMO_FOR_TASK.get(task)
         if demo and self.model.currentText().startswith("demo:"):
             self.model.setCurrentText(demo)
@@ -260,22 +278,3 @@ class GeneratePanel(QWidget):
     @Slot()
     def _queue_many(self) -> None:
         self.queue_jobs(QUEUE_MANY)
-
-
-def _spin(lo: int, hi: int, value: int, special: str | None, step: int = 1) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    if special:
-        box.setSpecialValueText(special)
-    box.setValue(value)
-    return box
-
-
-def _dspin(lo: float, hi: float, value: float, step: float) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    box.setDecimals(2)
-    box.setValue(value)
-    return box

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelection, QSize, QTimer, Signal, Slot
+from PySide6.QtCore import QItemSelection, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLineEdit,
     QListView,
+    QMessageBox,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -27,10 +34,12 @@ ALL_MODELS = "(all models)"
 ALL_TASKS = "(all tasks)"
 # the date filter: label -> how far back (None: any time)
 SINCE = {"any time": None, "last 24 hours": 1, "last 7 days": 7, "last 30 days": 30}
+EXPORT_FILTER = "CSV (*.csv);;JSON (*.json)"
 
 
 class HistoryPanel(QWidget):
     outputSelected = Signal(int)
+    outputsDeleted = Signal(list)  # the ids
     message = Signal(str)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -64,11 +73,21 @@ class HistoryPanel(QWidget):
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(200)
         self.view.setModel(self.model)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         top = QHBoxLayout()
         top.addWidget(self.search, 2)
         for combo in (self.project, self.model_filter, self.task_filter, self.since):
             top.addWidget(combo, 1)
+        for text, slot in (("Delete", self._delete_clicked), ("Export...", self._export_clicked)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            top.addWidget(button)
+        delete = QAction("Delete", self.view)
+        delete.setShortcut(QKeySequence.StandardKey.Delete)
+        delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.triggered.connect(self._delete_clicked)
+        self.view.addAction(delete)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.view, 1)
@@ -122,6 +141,69 @@ class HistoryPanel(QWidget):
         self.view.setCurrentIndex(self.model.index(row))
         return True
 
+    def selected_output_ids(self) -> list[int]:
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        return [self.model.output(row).id for row in rows]
+
+    # ---- delete and export ---------------------------------------------------------------
+    @Slot()
+    def _delete_clicked(self) -> None:
+        self.delete_selected(confirm=True)
+
+    @Slot()
+    def _export_clicked(self) -> None:
+        self.export()
+
+    def delete_selected(self, confirm: bool = True) -> list[int]:
+        """Delete the selected outputs (rows, lineage, search entries, store files)."""
+        ids = self.selected_output_ids()
+        if not ids:
+            self.message.emit("select the outputs to delete first")
+            return []
+        if confirm:
+            answer = QMessageBox.question(
+                self, "Delete outputs", f"Delete {len(ids)} output(s) and their image files?"
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return []
+        try:
+            removed = self.session.library.delete_outputs(ids)
+        except Exception as exc:  # a busy database
+            self.message.emit(f"could not delete: {exc}")
+            return []
+        self.view.clearSelection()
+        self.model.reload()
+        self.outputsDeleted.emit(ids)
+        self.message.emit(f"deleted {len(ids)} output(s), {removed} file(s)")
+        return ids
+
+    def export(self, path: str | Path | None = None) -> int:
+        """Write the selected outputs (none selected: all the filter matches) as CSV or JSON,
+        by the file's suffix. Returns how many were written."""
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export history", "", EXPORT_FILTER)
+            if not chosen:
+                return 0
+            path = chosen
+        target = Path(path)
+        try:
+            count = _write_export(target, self._export_outputs())
+        except Exception as exc:
+            self.message.emit(f"could not export: {exc}")
+            return 0
+        self.message.emit(f"exported {count} output(s) to {target}")
+        return count
+
+    def _export_outputs(self) -> Any:
+        ids = set(self.selected_output_ids())
+        if ids:
+            return (
+                self.model.output(r)
+                for r in range(self.model.rowCount())
+                if self.model.output(r).id in ids
+            )
+        return self.model.history.iterate(self.model.filter)
+
     @Slot(QItemSelection, QItemSelection)
     def _selection_changed(self, selected: QItemSelection, _old: QItemSelection) -> None:
         indexes = selected.indexes()
@@ -130,6 +212,25 @@ class HistoryPanel(QWidget):
 
     def wait_for_thumbnails(self, ms: int = 30_000) -> bool:
         return self.thumbnails.wait(ms)
+
+
+def _write_export(path: Path, outputs: Any) -> int:
+    from core.library.history import export_csv, export_row
+
+    count = 0
+
+    def counted() -> Any:
+        nonlocal count
+        for output in outputs:
+            count += 1
+            yield output
+
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        if path.suffix.lower() == ".json":
+            json.dump([export_row(o) for o in counted()], out, indent=1, ensure_ascii=False)
+        else:
+            out.writelines(export_csv(counted()))
+    return count
 
 
 def _refill(combo: QComboBox, items: list[str]) -> None:

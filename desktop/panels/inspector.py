@@ -117,6 +117,19 @@ class InspectorPanel(QWidget):
         for button in self.buttons.values():
             button.setEnabled(True)
 
+    @Slot(list)
+    def forget_outputs(self, output_ids: list[int]) -> None:
+        """Outputs were deleted: clear the inspector if it showed one of them."""
+        if self.output is None or self.output.id not in output_ids:
+            return
+        self.output, self.record = None, {}
+        self.title.setText("select an output in the gallery")
+        for label in (self.image, self.lineage, self.verdict):
+            label.clear()
+        self.details.clear()
+        for button in self.buttons.values():
+            button.setEnabled(False)
+
     def recorded_request(self) -> GenerationRequest | None:
         data = self.record.get("request")
         if not isinstance(data, dict):

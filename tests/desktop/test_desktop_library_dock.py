@@ -68,3 +68,28 @@ def test_add_and_verify_a_model(window: MainWindow, qtbot) -> None:
     # a second model with the same name is refused with a message
     models.add_model("demo:sd", "my-sd")
     qtbot.waitUntil(lambda: "already exists" in window.statusBar().currentMessage(), timeout=30_000)
+
+
+def test_double_click_loads_the_mask_into_the_painter(window: MainWindow, tmp_path: Path) -> None:
+    canvas, painter = window.canvas, window.canvas.painter
+    init = str(write_png(tmp_path / "init.png"))
+    assert canvas.load(init)
+    painter.stroke([QPoint(10, 10), QPoint(30, 30)])
+    ref = canvas.save_mask()
+    assert ref is not None
+    painter.clear()
+    assert not painter.painted()
+    window.generate.init_image.setText(init)
+    masks = window.library.masks
+    masks.reload()
+    masks._use(masks.list.item(0))  # what a double-click does
+    assert painter.painted()
+    assert painter.mask_image.pixelColor(20, 20).value() == 255  # on the stroke
+    assert painter.mask_image.pixelColor(60, 5).value() == 0
+    assert window.centre.currentWidget() is canvas and window.generate.mask_ref.text() == ref
+    # edit it and use it: stored as a new mask, the generate panel takes it
+    painter.stroke([QPoint(50, 50)])
+    canvas.use_for_inpaint()
+    new_ref = window.generate.mask_ref.text()
+    assert new_ref.startswith("sha256:") and new_ref != ref
+    assert len(window.session.library.masks.list()) == 2

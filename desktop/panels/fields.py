@@ -1,0 +1,141 @@
+"""Small input widgets of the generate panel: spin boxes, a file field, the LoRA list."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.request import LoraRef
+
+LORA_FILTER = "LoRA weights (*.safetensors)"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
+PathRole = Qt.ItemDataRole.UserRole
+
+
+class FileField(QWidget):
+    """A line edit with a "..." button that picks a file."""
+
+    textChanged = Signal(str)
+
+    def __init__(self, placeholder: str, file_filter: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.file_filter = file_filter
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText(placeholder)
+        self.edit.textChanged.connect(self.textChanged)
+        browse = QPushButton("...")
+        browse.setFixedWidth(32)
+        browse.clicked.connect(self.browse)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(browse)
+
+    def text(self) -> str:
+        return self.edit.text()
+
+    def setText(self, text: str) -> None:
+        self.edit.setText(text)
+
+    @Slot()
+    def browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a file", "", self.file_filter)
+        if path:
+            self.edit.setText(path)
+
+
+class LoraList(QWidget):
+    """LoRA files, each with a weight in -10..10."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["LoRA", "weight"])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setFixedHeight(84)
+        add = QPushButton("Add LoRA...")
+        add.clicked.connect(self.add_dialog)
+        remove = QPushButton("Remove")
+        remove.clicked.connect(self.remove_selected)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+
+    def add_lora(self, path: str, weight: float = 1.0) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        item = QTableWidgetItem(path.replace("\\", "/").rsplit("/", 1)[-1])
+        item.setData(PathRole, path)
+        item.setToolTip(path)
+        self.table.setItem(row, 0, item)
+        self.table.setCellWidget(row, 1, dspin_box(-10.0, 10.0, weight, 0.1))
+        self.changed.emit()
+
+    def loras(self) -> tuple[LoraRef, ...]:
+        refs = []
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, 0)
+            weight = self.table.cellWidget(row, 1)
+            assert item is not None and isinstance(weight, QDoubleSpinBox)
+            refs.append(LoraRef(path=str(item.data(PathRole)), weight=weight.value()))
+        return tuple(refs)
+
+    def set_loras(self, loras: tuple[LoraRef, ...]) -> None:
+        self.table.setRowCount(0)
+        for lora in loras:
+            self.add_lora(lora.path, lora.weight)
+        self.changed.emit()
+
+    @Slot()
+    def add_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a LoRA", "", LORA_FILTER)
+        if path:
+            self.add_lora(path)
+
+    @Slot()
+    def remove_selected(self) -> None:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()}, reverse=True)
+        if not rows and self.table.currentRow() >= 0:
+            rows = [self.table.currentRow()]
+        for row in rows:
+            self.table.removeRow(row)
+        self.changed.emit()
+
+
+def spin_box(lo: int, hi: int, value: int, special: str | None, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    if special:
+        box.setSpecialValueText(special)
+    box.setValue(value)
+    return box
+
+
+def dspin_box(lo: float, hi: float, value: float, step: float) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setDecimals(2)
+    box.setValue(value)
+    return box
