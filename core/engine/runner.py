@@ -6,6 +6,7 @@ import inspect
 import math
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,10 @@ class Engine:
             kwargs.update(output_type="latent", denoising_end=request.high_noise_frac)
         _attach_progress(pipe, kwargs, accepted, progress, "base")
         try:
-            out = pipe(**kwargs)
+            with warnings.catch_warnings():
+                # the depth pipeline asks for CPU autocast in float32, which torch declines, noisily
+                warnings.filterwarnings("ignore", message=".*autocast.*", category=UserWarning)
+                out = pipe(**kwargs)
         except (Cancelled, BadInput, ModelError):
             raise
         except (ValueError, TypeError, RuntimeError) as exc:
