@@ -68,8 +68,12 @@ class Generator:
     """Runs requests against one library. One per worker; `engine` holds the loaded models."""
 
     def __init__(self, library: Library, engine: Engine | None = None) -> None:
+        from core.models.fingerprint import LayeredFingerprintCache
+
         self.library = library
         self.engine = engine or Engine()
+        # weight-file hashes: memory first, then the library's table (still keyed by size, mtime)
+        self.hashes = LayeredFingerprintCache(library.file_hashes)
 
     # ---- models ------------------------------------------------------------------------
     def resolve_model(self, ref: str, field: str = "model") -> ResolvedModel:
@@ -93,7 +97,7 @@ class Generator:
                 if field == "model":
                     raise
                 raise ModelError(f"{field}: {exc}") from exc
-        return resolve_source(source, ref, self.library.file_hashes)
+        return resolve_source(source, ref, self.hashes)
 
     # ---- the two steps -----------------------------------------------------------------
     def prepare(self, request: GenerationRequest) -> PreparedRequest:
@@ -235,7 +239,7 @@ class Generator:
 
             models["vae"] = {
                 "path": request.vae,
-                "sha256": fingerprint_model(Path(request.vae), self.library.file_hashes).sha256,
+                "sha256": fingerprint_model(Path(request.vae), self.hashes).sha256,
             }
         models["loras"] = [
             {"path": lr.path, "weight": lr.weight, "sha256": _file_hash(lr.path)}

@@ -1,7 +1,7 @@
 """The history of outputs: full-text search over prompts, filters, paging, and export.
 
 Prompts and negatives are indexed by SQLite FTS5 (`outputs_fts`, filled by triggers on
-`outputs`); model, task, project and date filters run on indexed columns and the run's request.
+`outputs`); model, task, project and date filters run on indexed columns of the outputs.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.library.database import read_session
 from core.library.entities import Output
 from core.library.repositories import fts_query
-from core.library.runs import load_outputs
-from core.library.schema import OutputRow, ProjectRow, RunRow
+from core.library.runs import load_outputs, project_clause
+from core.library.schema import OutputRow
 
 EXPORT_COLUMNS = (
     "output_id", "created_at", "project", "task", "model", "seed", "prompt", "negative_prompt",
@@ -45,11 +45,11 @@ class HistoryFilter:
             matching = select(fts.c.rowid).where(text("outputs_fts MATCH :q").bindparams(q=match))
             where.append(OutputRow.id.in_(matching))
         if self.task:
-            where.append(func.json_extract(RunRow.request_json, "$.task") == self.task)
+            where.append(OutputRow.task == self.task)
         if self.model:
-            where.append(func.json_extract(RunRow.request_json, "$.model") == self.model)
+            where.append(OutputRow.model == self.model)
         if self.project:
-            where.append(ProjectRow.name == self.project)
+            where.append(project_clause(self.project))
         if self.since is not None:
             where.append(OutputRow.created_at >= self.since)
         return where
@@ -65,13 +65,7 @@ class History:
             return load_outputs(s, where=flt.clauses(), offset=offset, limit=limit)
 
     def count(self, flt: HistoryFilter) -> int:
-        query = (
-            select(func.count())
-            .select_from(OutputRow)
-            .join(RunRow, RunRow.id == OutputRow.run_id)
-            .join(ProjectRow, ProjectRow.id == RunRow.project_id)
-            .where(*flt.clauses())
-        )
+        query = select(func.count()).select_from(OutputRow).where(*flt.clauses())
         with read_session(self._sessions) as s:
             return int(s.scalar(query) or 0)
 

@@ -216,6 +216,9 @@ class OutputRow(Base):
     __table_args__ = (
         Index("ix_outputs_created_at", "created_at"),
         Index("ix_outputs_run_id", "run_id"),
+        Index("ix_outputs_task_created", "task", "created_at"),
+        Index("ix_outputs_model_created", "model", "created_at"),
+        Index("ix_outputs_project_created", "project_id", "created_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), nullable=False)
@@ -226,6 +229,10 @@ class OutputRow(Base):
     pixel_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     record_json: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # 0004: copies of the run's task, model and project, for indexed history filters
+    task: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    model: Mapped[str | None] = mapped_column(Text, nullable=True)
+    project_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class OutputParentRow(Base):

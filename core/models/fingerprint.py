@@ -55,6 +55,27 @@ class MemoryFingerprintCache:
         self.entries[(path, size, mtime_ns)] = sha256
 
 
+class LayeredFingerprintCache:
+    """A dict in front of a slower cache (the library's table): each file's hash is looked up
+    in the database once per process, not once per job."""
+
+    def __init__(self, behind: FingerprintCache) -> None:
+        self.memory = MemoryFingerprintCache()
+        self.behind = behind
+
+    def get(self, path: str, size: int, mtime_ns: int) -> str | None:
+        found = self.memory.get(path, size, mtime_ns)
+        if found is None:
+            found = self.behind.get(path, size, mtime_ns)
+            if found is not None:
+                self.memory.put(path, size, mtime_ns, found)
+        return found
+
+    def put(self, path: str, size: int, mtime_ns: int, sha256: str) -> None:
+        self.memory.put(path, size, mtime_ns, sha256)
+        self.behind.put(path, size, mtime_ns, sha256)
+
+
 def fingerprint_model(path: Path, cache: FingerprintCache | None = None) -> Fingerprint:
     """The fingerprint of a weights file or of every weight file in a model folder."""
     if path.is_file():

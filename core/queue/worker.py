@@ -137,7 +137,7 @@ class Worker:
                 project=job.project,
                 out_dir=Path(job.out_dir) if job.out_dir else None,
                 job_id=job.id,
-                on_step=(lambda event: self._emit(self.events.step, job, event)),
+                on_step=self._step_reporter(job),
                 cancel=self._cancel,
                 stem=job.stem,
             )
@@ -167,6 +167,13 @@ class Worker:
         finally:
             beat.stop()
         return True
+
+    def _step_reporter(self, job: Job) -> Callable[[StepProgress], None] | None:
+        """None when nobody listens, so the engine makes no previews."""
+        step = self.events.step
+        if step is None:
+            return None
+        return lambda event: step(job, event)
 
     @staticmethod
     def _emit(callback: Callable[..., None] | None, *args: object) -> None:

@@ -162,3 +162,43 @@ def test_the_library_home_comes_from_atelier_home_when_set(
     with Library.open(tmp_path / "custom") as lib:
         assert lib.db.path == (tmp_path / "custom" / "library.sqlite").resolve()
         assert lib.store.root == tmp_path / "custom" / "store"
+
+
+def test_outputs_made_before_0004_get_their_task_model_and_project(tmp_path: Path) -> None:
+    """The 0004 backfill: an output recorded at 0003 is found by the new indexed filters."""
+    from alembic import command
+
+    from core.library.database import create_library_engine, migration_config
+
+    home = tmp_path / "home"
+    home.mkdir()
+    engine = create_library_engine(home / "library.sqlite")
+    config = migration_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+        conn.exec_driver_sql(
+            "INSERT INTO projects (id, name, created_at) VALUES (1, 'old', '2026-01-01')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO runs (id, project_id, request_json, request_hash, environment_json, "
+            'timings_json, created_at) VALUES (1, 1, \'{"task": "img2img", "model": "m"}\', '
+            "'h', '{}', '{}', '2026-01-01')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO assets (sha256, relpath, size, format, role, created_at) "
+            "VALUES ('a', 'a.png', 1, 'png', 'output', '2026-01-01')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO outputs (id, run_id, asset_sha256, path, image_index, seed, pixel_sha256, "
+            "record_json, created_at) VALUES (1, 1, 'a', 'a.png', 0, 1, 'p', "
+            '\'{"request": {"prompt": "an old lighthouse"}}\', \'2026-01-01\')'
+        )
+    engine.dispose()
+    from core.library.history import History, HistoryFilter
+
+    with Library.open(home) as lib:
+        history = History(lib.db.session_factory)
+        flt = HistoryFilter(text="lighthouse", task="img2img", model="m", project="old")
+        assert [o.id for o in history.search(flt)] == [1]
+        assert history.count(HistoryFilter(task="text2img")) == 0
