@@ -1,0 +1,100 @@
+"""Overhead: the same requests through the whole app path versus a bare diffusers script.
+
+App: a job is queued, claimed by the worker, run by the engine, written as a PNG with its
+record into the store, and committed to the library. Bare: `StableDiffusionPipeline` on the
+same folder with the same prompt, steps, guidance, size, scheduler and seed, output_type "pil",
+nothing written. The two run in two processes, alternating image by image (ABBA order), after
+one warm-up image each; the case is the ratio of the median per-image times. The images must be
+pixel-identical (same seed and settings), which checks that both did the same work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.common import NEGATIVE, PROMPT, Case, fresh_home, log, median
+from bench.proc import Proc
+
+TARGET_RATIO = 1.03
+
+
+def compare(
+    name: str, label: str, spec: dict[str, Any], warm_spec: dict[str, Any], pairs: int
+) -> tuple[Case, dict[str, Any]]:
+    """The overhead case, and the app process's memory (peak and current RSS, MB)."""
+    app_s: list[float] = []
+    bare_s: list[float] = []
+    identical = True
+    with fresh_home(name) as home, Proc("app", home) as app, Proc("bare") as bare:
+        log(f"{name}: warm-up (loads the model on both sides)")
+        app.call("run", spec=warm_spec, seed=1)
+        bare.call("run", spec=warm_spec, seed=1)
+        for i in range(pairs):
+            seed = 1000 + i
+            order = (app, bare) if i % 2 == 0 else (bare, app)
+            got: dict[str, dict[str, Any]] = {}
+            for side in order:
+                got[side.side] = side.call("run", spec=spec, seed=seed)
+            app_s.append(got["app"]["seconds"])
+            bare_s.append(got["bare"]["seconds"])
+            identical = identical and got["app"]["pixels"] == got["bare"]["pixels"]
+            log(f"{name}: pair {i + 1}/{pairs}: app {app_s[-1]:.3f} s, bare {bare_s[-1]:.3f} s")
+        rss = app.call("rss")
+        bare_rss = bare.call("rss")
+    ratio = median(app_s) / median(bare_s)
+    size = f"{spec['width']}x{spec['height']}"
+    case = Case(
+        name,
+        ratio,
+        "ratio",
+        f"<= {TARGET_RATIO}",
+        median(bare_s),
+        ratio <= TARGET_RATIO,
+        note=(
+            f"{label}, {size}, {spec['steps']} steps, cfg {spec['cfg_scale']}; "
+            f"median of {pairs} interleaved images per side; baseline = bare diffusers s/image"
+        ),
+        details={
+            "baseline_unit": "s/image",
+            "app_median_s": median(app_s),
+            "bare_median_s": median(bare_s),
+            "app_s": app_s,
+            "bare_s": bare_s,
+            "pixel_identical": identical,
+            "app_peak_rss_mb": rss["peak_mb"],
+            "bare_peak_rss_mb": bare_rss["peak_mb"],
+        },
+    )
+    return case, {
+        "app_peak_mb": rss["peak_mb"],
+        "bare_peak_mb": bare_rss["peak_mb"],
+        "source": f"the {name} processes",
+    }
+
+
+def spec_for(model: str, size: int, steps: int) -> dict[str, Any]:
+    return {
+        "model": model,
+        "prompt": PROMPT,
+        "negative_prompt": NEGATIVE,
+        "steps": steps,
+        "cfg_scale": 7.5,
+        "width": size,
+        "height": size,
+    }
+
+
+def overhead_small(quick: bool) -> tuple[Case, dict[str, Any]]:
+    spec = spec_for("demo:sd", 64, 8)
+    return compare("overhead_small", "demo:sd", spec, spec, 3 if quick else 15)
+
+
+def overhead_sd15(quick: bool) -> tuple[Case, dict[str, Any]]:
+    from bench.sd15 import sd15_path
+
+    path = str(sd15_path())
+    label = "SD 1.5-sized UNet/VAE/CLIP (random weights)"
+    # On a CPU a 512x512 step of this model takes many seconds: few steps, few images.
+    spec = spec_for(path, 128 if quick else 512, 1 if quick else 2)
+    warm = spec_for(path, 64, 1)
+    return compare("overhead_sd15", label, spec, warm, 1)

@@ -1,0 +1,279 @@
+"""A benchmark worker process, driven by the parent over stdin/stdout (one JSON object a line).
+
+`python -m bench.proc app HOME` runs requests through the whole app path: the queue, the
+worker, the engine, the PNG with its record, the library. `python -m bench.proc bare` runs the
+same settings through a bare diffusers pipeline (no files written). The parent alternates
+between an app process and a bare process so the two are measured interleaved, in one run,
+each in its own process (so each one's peak RSS is its own).
+
+Commands: {"op": "run", "spec": {...}, "seed": N} -> {"seconds", "pixels"};
+{"op": "queue", "spec", "seeds": [...]} -> {"seconds"}; {"op": "drain", "count": N} ->
+{"seconds": [per job], "engine_s": [per job]}; {"op": "loop", "spec", "seeds"} -> {"seconds"};
+{"op": "rss"} -> {"peak_mb", "current_mb"}; {"op": "quit"}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # what core sets; the bare side too
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def current_rss_mb() -> float:
+    try:
+        import psutil
+
+        return float(psutil.Process().memory_info().rss) / (1024 * 1024)
+    except ImportError:  # pragma: no cover - psutil is optional
+        return float("nan")
+
+
+class AppSide:
+    """Library + Generator + Worker, as `atelier queue run` has them."""
+
+    def __init__(self, home: Path) -> None:
+        from core.engine.runner import Engine
+        from core.generation import Generator
+        from core.library import Library
+        from core.queue.jobs import JobRepository
+        from core.queue.worker import Worker
+
+        self.library = Library.open(home)
+        self.generator = Generator(self.library, Engine())
+        self.worker = Worker(self.library, self.generator)
+        self.jobs = JobRepository(self.library.db.session_factory)
+
+    def _request(self, spec: dict[str, Any], seed: int) -> Any:
+        from core.request import GenerationRequest
+
+        return GenerationRequest(task="text2img", seed=seed, **spec)
+
+    def run(self, spec: dict[str, Any], seed: int) -> dict[str, Any]:
+        """One image: queued, claimed, generated, written and recorded."""
+        from core.queue.jobs import NewJob
+
+        started = time.perf_counter()
+        job = self.jobs.add(NewJob(self._request(spec, seed), project="bench"))
+        stats = self.worker.run(until_empty=True)
+        seconds = time.perf_counter() - started
+        if stats.done != 1:
+            raise RuntimeError(f"job {job.id} did not finish: {stats}")
+        return {"seconds": seconds, "pixels": self._pixels(job.id)}
+
+    def queue(self, spec: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
+        from core.queue.jobs import NewJob
+
+        started = time.perf_counter()
+        self.jobs.add_many([NewJob(self._request(spec, s), project="bench") for s in seeds])
+        return {"seconds": time.perf_counter() - started}
+
+    def drain(self, count: int) -> dict[str, Any]:
+        """Run up to `count` queued jobs one by one; per job: wall time and engine time."""
+        from core.queue.worker import WorkerStats
+
+        seconds: list[float] = []
+        ids: list[int] = []
+        for _ in range(count):
+            stats = WorkerStats()
+            started = time.perf_counter()
+            if not self.worker.run_one(stats):
+                break
+            seconds.append(time.perf_counter() - started)
+            if stats.done != 1:
+                raise RuntimeError(f"a job did not finish: {stats}")
+            ids.extend(stats.job_ids)
+        return {"seconds": seconds, "engine_s": [self._engine_s(i) for i in ids]}
+
+    def _run_row(self, job_id: int) -> Any:
+        from sqlalchemy import select
+
+        from core.library.schema import OutputRow, RunRow
+
+        with self.library.db.session_factory() as s:
+            return s.execute(
+                select(RunRow.timings_json, OutputRow.pixel_sha256)
+                .join(OutputRow, OutputRow.run_id == RunRow.id)
+                .where(RunRow.job_id == job_id)
+            ).first()
+
+    def _pixels(self, job_id: int) -> str:
+        row = self._run_row(job_id)
+        return str(row[1]) if row else ""
+
+    def _engine_s(self, job_id: int) -> float:
+        row = self._run_row(job_id)
+        return float(json.loads(row[0]).get("total_s", 0.0)) if row else 0.0
+
+
+class BareSide:
+    """The bare diffusers script: one pipeline, called image by image."""
+
+    def __init__(self) -> None:
+        self.pipes: dict[str, Any] = {}
+
+    def _pipe(self, spec: dict[str, Any]) -> Any:
+        path = self._folder(spec["model"])
+        if path not in self.pipes:
+            from diffusers import StableDiffusionPipeline
+
+            pipe = StableDiffusionPipeline.from_pretrained(
+                path,
+                local_files_only=True,
+                safety_checker=None,
+                feature_extractor=None,
+                requires_safety_checker=False,
+            )
+            pipe.set_progress_bar_config(disable=True)
+            self.pipes[path] = pipe
+        return self.pipes[path]
+
+    @staticmethod
+    def _folder(model: str) -> str:
+        if model.startswith("demo:"):
+            from core.models.demo import demo_model_path
+
+            return str(demo_model_path(model))
+        return model
+
+    def _image(self, spec: dict[str, Any], seed: int) -> Any:
+        import torch
+
+        pipe = self._pipe(spec)
+        if spec.get("scheduler") not in (None, "default"):
+            from core.engine.schedulers import make_scheduler
+
+            pipe.scheduler = make_scheduler(spec["scheduler"], pipe.scheduler.config)
+        return pipe(
+            prompt=spec.get("prompt", ""),
+            negative_prompt=spec.get("negative_prompt") or None,
+            num_inference_steps=spec["steps"],
+            guidance_scale=spec["cfg_scale"],
+            width=spec["width"],
+            height=spec["height"],
+            generator=torch.Generator("cpu").manual_seed(seed),
+            output_type="pil",
+        ).images[0]
+
+    def run(self, spec: dict[str, Any], seed: int) -> dict[str, Any]:
+        from core.records import pixel_sha256
+
+        self._pipe(spec)  # loading is not part of the per-image time (it is warm-up)
+        started = time.perf_counter()
+        image = self._image(spec, seed)
+        seconds = time.perf_counter() - started
+        return {"seconds": seconds, "pixels": pixel_sha256(image)}
+
+    def loop(self, spec: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
+        self._pipe(spec)
+        seconds = []
+        for seed in seeds:
+            started = time.perf_counter()
+            self._image(spec, seed)
+            seconds.append(time.perf_counter() - started)
+        return {"seconds": seconds}
+
+
+class Proc:
+    """The parent's handle on a benchmark worker process."""
+
+    def __init__(self, side: str, home: Path | None = None) -> None:
+        import subprocess
+
+        from bench.common import bench_env
+
+        args = [sys.executable, "-m", "bench.proc", side]
+        if home is not None:
+            args.append(str(home))
+        self.side = side
+        self.popen = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=bench_env(),
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+        self.started = self._read()
+
+    def call(self, op: str, **kwargs: Any) -> dict[str, Any]:
+        assert self.popen.stdin is not None
+        self.popen.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
+        self.popen.stdin.flush()
+        reply = self._read()
+        if "error" in reply:
+            raise RuntimeError(f"{self.side} process: {reply['error']}")
+        return reply
+
+    def _read(self) -> dict[str, Any]:
+        assert self.popen.stdout is not None
+        line = self.popen.stdout.readline()
+        if not line:
+            code = self.popen.wait()
+            raise RuntimeError(f"{self.side} process ended (exit {code}); see its stderr")
+        data: dict[str, Any] = json.loads(line)
+        return data
+
+    def close(self) -> None:
+        if self.popen.poll() is None:
+            try:
+                assert self.popen.stdin is not None
+                self.popen.stdin.write(json.dumps({"op": "quit"}) + "\n")
+                self.popen.stdin.close()
+                self.popen.wait(timeout=30)
+            except Exception:
+                self.popen.kill()
+                self.popen.wait()
+
+    def __enter__(self) -> Proc:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve(side: AppSide | BareSide) -> None:
+    out = sys.stdout
+    sys.stdout = sys.stderr  # library chatter must not break the protocol
+    out.write(json.dumps({"ready": True, "peak_mb": peak_rss_mb()}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        op = cmd.pop("op")
+        try:
+            if op == "quit":
+                break
+            if op == "rss":
+                reply: dict[str, Any] = {"peak_mb": peak_rss_mb(), "current_mb": current_rss_mb()}
+            else:
+                reply = getattr(side, op)(**cmd)
+        except Exception as exc:
+            traceback.print_exc()
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+def main(argv: list[str]) -> int:
+    from core.engine.pipelines import quiet_libraries
+
+    quiet_libraries()
+    side: AppSide | BareSide = AppSide(Path(argv[1])) if argv[0] == "app" else BareSide()
+    serve(side)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

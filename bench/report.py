@@ -1,0 +1,225 @@
+"""The results: `bench/results.json` and the table in `docs/benchmarks.md`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bench.common import BENCH_DIR, ROOT, Case
+
+RESULTS = BENCH_DIR / "results.json"
+DOC = ROOT / "docs" / "benchmarks.md"
+ORDER = (
+    "overhead_small", "overhead_sd15", "switch", "switch_second_model", "switch_memory_mb",
+    "queue_throughput", "queue_fixed_ms", "history_p95_ms", "history_p50_ms", "gui_stall_ms",
+    "gui_start_s", "help_s", "rss_demo_mb", "rss_sd15_mb",
+)  # fmt: skip
+
+METHOD = """\
+## Method, per case
+
+Every case runs the app and its baseline in one run, interleaved, and reports medians (or
+p50/p95). Worker processes are separate (`bench/proc.py`): an **app** process (library,
+generator, worker: a job is queued, claimed, run, written as a PNG with its record and
+committed) and a **bare** process (`StableDiffusionPipeline.from_pretrained(folder,
+local_files_only=True, safety_checker=None, ...)`, same prompt, steps, guidance, size,
+scheduler and CPU seed, `output_type="pil"`, nothing written). Both set
+`OMP_WAIT_POLICY=PASSIVE` as the app does; one is idle while the other works.
+
+- **overhead_small / overhead_sd15**: per-image time ratio app / bare, alternating image by
+  image (ABBA) after a warm-up image on each side; the images must be pixel-identical
+  (`details.pixel_identical`). The SD 1.5-sized model (`bench/sd15.py`) is built from the
+  published SD 1.5 configs with random weights (UNet 320/640/1280/1280, cross-attention 768,
+  head dim 8; VAE 128/256/512/512; CLIP text encoder 768 x 12 layers) into
+  `bench/.cache/sd15-random` and used through the app as a model path. On a CPU one 512x512
+  step of it takes tens of seconds, so this case uses **2 steps and 1 measured image per
+  side** (after a 64x64 warm-up) to fit the time budget.
+- **switch**: on one model, the first switch text2img -> img2img -> inpaint (the run's
+  `load_s`: cache lookup and `from_pipe`) versus loading that pipeline class anew with
+  `from_pretrained`. **switch_second_model**: back to the first model after a second one
+  (LRU cache of two) versus the first model's cold load. **switch_memory_mb**: RSS added by
+  the img2img and inpaint pipelines on the loaded model versus one pipeline loaded anew.
+- **queue_throughput**: 200 jobs queued at once on demo:sd (64x64, 4 steps), drained in 10
+  rounds alternating with rounds of the bare loop over the same seeds; images per second.
+  **queue_fixed_ms**: per job, wall time minus the engine's own `total_s` (claim, progress,
+  PNG + record, store write, the run's transaction); median.
+- **history_p95_ms**: a library made by `Library.open` (real schema, indexes and FTS
+  triggers) filled with 100,000 outputs by SQL `executemany` (records ~2 kB), then 30 calls
+  each of: the gallery's first page (`runs.list_outputs(limit=100)`), a deep page (random
+  offset in the older half), full-text search (common and rare word), task filters (common
+  and rare task), project filters and one project's gallery, through
+  `History.search(HistoryFilter(...))`; the value is the worst p95 (each query's p50/p95 in
+  `details.queries`).
+- **gui_stall_ms**: the real window (`desktop.app.create_window`, Qt offscreen) with its
+  worker; a 5 ms precise QTimer records event-loop gaps while demo jobs queued through the
+  window's session run; value: the longest gap minus 5 ms (the first job loads the model:
+  `details.cold_job_stall_ms`, the others `warm_jobs_stall_ms`).
+- **gui_start_s**: process start of the `atelier` entry point (`desktop.entry.main`) to the
+  main window's first paint (an application event filter prints a marker), median of 5.
+- **help_s**: `atelier --help` wall time, median of 7.
+- **rss_demo_mb / rss_sd15_mb**: peak RSS (`ru_maxrss`) of the app worker process after its
+  jobs, versus the bare process for the same images.
+"""
+
+
+FINDINGS = Path(__file__).resolve().parent / "findings.md"  # kept by hand, appended
+
+
+def _version(module: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _ram_gb() -> float:
+    try:
+        import psutil
+
+        return float(psutil.virtual_memory().total) / 2**30
+    except ImportError:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) / 2**30
+
+
+def _git_revision() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        return out.stdout.strip() + ("+changes" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "machine": {
+            "cpu": _cpu_model(),
+            "cores": os.cpu_count(),
+            "ram_gb": round(_ram_gb(), 1),
+            "os": f"{platform.system()} {platform.release()} ({platform.platform()})",
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "torch": _version("torch"),
+            "diffusers": _version("diffusers"),
+            "transformers": _version("transformers"),
+            "atelier": _version("atelier"),
+            "pyside6": _version("PySide6_Essentials"),
+            "git": _git_revision(),
+        },
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def merge(cases: list[Case], keep_previous: bool) -> dict[str, dict[str, Any]]:
+    """The new cases, plus (with `--only`) the previous results of the cases not re-run."""
+    merged: dict[str, dict[str, Any]] = {}
+    if keep_previous and RESULTS.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            merged.update(json.loads(RESULTS.read_text()).get("cases", {}))
+    for case in cases:
+        merged[case.name] = case.to_dict()
+    ordered = {name: merged[name] for name in ORDER if name in merged}
+    ordered.update({k: v for k, v in merged.items() if k not in ordered})
+    return ordered
+
+
+def write(cases: list[Case], command: str, quick: bool, elapsed_s: float, partial: bool) -> None:
+    data = {
+        **environment(),
+        "command": command,
+        "quick": quick,
+        "elapsed_s": round(elapsed_s, 1),
+        "cases": merge(cases, keep_previous=partial),
+    }
+    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    findings = FINDINGS.read_text() if FINDINGS.is_file() else ""
+    DOC.write_text(markdown(data) + ("\n" + findings if findings else ""))
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def markdown(data: dict[str, Any]) -> str:
+    machine, versions = data["machine"], data["versions"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "`make bench` runs every case (`python -m bench.run`; `--quick` for tiny counts,"
+        " `--only NAME,...` for some) and writes `bench/results.json` and this page.",
+        "",
+    ]
+    if data.get("quick"):
+        lines += ["> **Quick run** (`--quick`): tiny counts, for checking the harness only.", ""]
+    lines += [
+        "| case | value | unit | target | baseline | met | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, case in data["cases"].items():
+        baseline = _fmt(case.get("baseline"))
+        unit = case.get("details", {}).get("baseline_unit")
+        if case.get("baseline") is not None and unit:
+            baseline += f" {unit}"
+        met = case.get("met")
+        note = str(case.get("note", "")).replace("|", "\\|")
+        lines.append(
+            f"| {name} | {_fmt(case.get('value'))} | {case.get('unit', '')} | "
+            f"{case.get('target') or '—'} | {baseline} | {'—' if met is None else _fmt(met)} "
+            f"| {note} |"
+        )
+    lines += [
+        "",
+        "## Machine, versions, date",
+        "",
+        f"- CPU: {machine['cpu']}, {machine['cores']} cores; RAM {machine['ram_gb']} GB; "
+        f"no GPU used (device cpu, float32)",
+        f"- OS: {machine['os']}",
+        f"- Python {versions['python']}, torch {versions['torch']}, diffusers "
+        f"{versions['diffusers']}, transformers {versions['transformers']}, atelier "
+        f"{versions['atelier']} (git {versions['git']}), PySide6 {versions['pyside6']}",
+        f"- Date: {data['date']}; the run took {data['elapsed_s']:.0f} s",
+        "",
+        "## Commands",
+        "",
+        "```sh",
+        "make bench                                   # everything (a few minutes on a CPU)",
+        ".venv/bin/python -m bench.run --quick        # tiny counts: checks the harness",
+        ".venv/bin/python -m bench.run --only help_s,history_p95_ms",
+        "```",
+        "",
+        f"This run: `{data['command']}`. The SD 1.5-sized model is built once into "
+        "`bench/.cache/` (about 4 GB, git-ignored); delete the folder to rebuild it.",
+        "",
+        METHOD,
+    ]
+    return "\n".join(lines)
