@@ -12,6 +12,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from core.errors import AtelierError
+
 
 class _Relay(QObject):
     finished = Signal(object)
@@ -49,7 +51,7 @@ class _Task(QRunnable):
         try:
             result = self._fn()
         except Exception as exc:  # reported as a message, never a dead window
-            if not isinstance(exc, OSError):  # a missing file needs no traceback
+            if not isinstance(exc, OSError | AtelierError):  # a message, not a bug: no traceback
                 traceback.print_exc()
             self._relay.failed.emit(str(exc) or repr(exc))
         else:

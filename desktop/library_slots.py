@@ -1,4 +1,4 @@
-"""The main window's slots for the library dock: prompts, seeds and masks."""
+"""The main window's slots for the library dock: prompts, seeds, masks and projects."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Slot
 
+from desktop.settings import load_project, save_project
+
 if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QDockWidget, QTabWidget
 
     from desktop.panels.canvas import CanvasPanel
     from desktop.panels.generate import GeneratePanel
+    from desktop.panels.history import HistoryPanel
     from desktop.panels.inspector import InspectorPanel
     from desktop.panels.library import LibraryPanel
 
@@ -22,6 +26,8 @@ class LibrarySlots:
     library: LibraryPanel
     inspector: InspectorPanel
     canvas: CanvasPanel
+    history: HistoryPanel
+    settings: QSettings
     centre: QTabWidget
     docks: dict[str, QDockWidget]
 
@@ -36,6 +42,23 @@ class LibrarySlots:
         self.library.seeds.useSeed.connect(self.use_seed)
         self.library.masks.useMask.connect(self.use_library_mask)
         self.library.models.modelsChanged.connect(self.generate.reload_models)
+        self.generate.project.set_project(load_project(self.settings))
+        self.generate.project.currentTextChanged.connect(self.project_changed)
+        self.library.projects.useProject.connect(self.use_project)
+        self.library.projects.projectsChanged.connect(self.generate.reload_projects)
+        self.library.projects.projectsChanged.connect(self.history.reload_projects)
+
+    @Slot(str)
+    def project_changed(self, name: str) -> None:
+        if name.strip():
+            save_project(self.settings, name.strip())
+
+    @Slot(str)
+    def use_project(self, name: str) -> None:
+        """The project new jobs go into, and the one the gallery shows."""
+        self.generate.project.set_project(name)
+        self.history.show_project(name)
+        self.show_message(f"project {name}: new jobs go into it; the gallery shows it")
 
     @Slot(str, str)
     def use_mask(self, init_ref: str, mask_ref: str) -> None:
@@ -79,4 +102,4 @@ class LibrarySlots:
     def save_prompt(self) -> None:
         self.library.save_prompt(
             self.generate.prompt.toPlainText(), self.generate.negative.toPlainText()
-        )
+        )  # with the tags in the Prompts tab's field

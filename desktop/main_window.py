@@ -171,7 +171,7 @@ class MainWindow(LibrarySlots, QMainWindow):
 
     def start_folder_batch(self, dialog: FolderBatchDialog) -> list[Any]:
         try:
-            return self.batches.start(dialog.spec())
+            return self.batches.start(dialog.spec(self.generate.project.current()))
         except BadInput as exc:
             self.show_error("Folder batch", str(exc))
         except Exception as exc:  # a busy database
@@ -195,7 +195,7 @@ class MainWindow(LibrarySlots, QMainWindow):
     def start_sweep(self, dialog: SweepDialog) -> Any:
         try:
             x, y = dialog.axes()
-            return self.sweeps.start(dialog.template, x, y)
+            return self.sweeps.start(dialog.template, x, y, self.generate.project.current())
         except BadInput as exc:
             self.show_error("Sweep", str(exc))
         except Exception as exc:

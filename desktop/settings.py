@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 
 SETTINGS_ENV = "ATELIER_SETTINGS"
+PROJECT_KEY = "generate/project"  # the project new jobs go into
 
 
 @dataclass
@@ -64,6 +65,16 @@ def save_preferences(settings: QSettings, prefs: Preferences) -> None:
         settings.setValue(
             f"preferences/{f.name}", json.dumps(value) if isinstance(value, list) else value
         )
+    settings.sync()
+
+
+def load_project(settings: QSettings) -> str:
+    value = settings.value(PROJECT_KEY)
+    return str(value).strip() if value else "default"
+
+
+def save_project(settings: QSettings, name: str) -> None:
+    settings.setValue(PROJECT_KEY, name)
     settings.sync()
 
 

@@ -1,9 +1,13 @@
-"""Small input widgets of the generate panel: spin boxes, a file field, the LoRA list."""
+"""Small input widgets of the generate panel: spin boxes, a file field, the LoRA list, the
+project combo."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
@@ -19,6 +23,10 @@ from PySide6.QtWidgets import (
 
 from core.request import LoraRef
 
+if TYPE_CHECKING:
+    from core.library import Library
+
+DEFAULT_PROJECT = "default"
 LORA_FILTER = "LoRA weights (*.safetensors)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
 PathRole = Qt.ItemDataRole.UserRole
@@ -54,6 +62,33 @@ class FileField(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Choose a file", "", self.file_filter)
         if path:
             self.edit.setText(path)
+
+
+class ProjectCombo(QComboBox):
+    """The project new jobs go into: "default" and the library's projects."""
+
+    def current(self) -> str:
+        return self.currentText().strip() or DEFAULT_PROJECT
+
+    def reload(self, library: Library) -> str | None:
+        """Refill from the library, keeping the choice; the error text when it is not readable."""
+        current, error = self.current(), None
+        try:
+            names = [p.name for p in library.projects.list()]
+        except Exception as exc:  # a busy database: keep what is shown
+            names, error = [self.itemText(i) for i in range(self.count())], str(exc)
+        self.blockSignals(True)
+        self.clear()
+        self.addItems(list(dict.fromkeys([DEFAULT_PROJECT, *names, current])))
+        self.blockSignals(False)
+        self.setCurrentText(current)
+        return error
+
+    def set_project(self, name: str) -> None:
+        name = name.strip() or DEFAULT_PROJECT
+        if self.findText(name) < 0:
+            self.addItem(name)
+        self.setCurrentText(name)
 
 
 class LoraList(QWidget):

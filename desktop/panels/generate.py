@@ -22,7 +22,14 @@ from PySide6.QtWidgets import (
 
 from core.errors import BadInput
 from core.request import TASKS, GenerationRequest
-from desktop.panels.fields import IMAGE_FILTER, FileField, LoraList, dspin_box, spin_box
+from desktop.panels.fields import (
+    IMAGE_FILTER,
+    FileField,
+    LoraList,
+    ProjectCombo,
+    dspin_box,
+    spin_box,
+)
 
 if TYPE_CHECKING:
     from desktop.session import Session
@@ -47,11 +54,14 @@ class GeneratePanel(QWidget):
         self.session = session
         self._build()
         self.reload_models()
+        self.reload_projects()
 
     # ---- widgets -------------------------------------------------------------------------
     def _build(self) -> None:
         from core.engine.schedulers import SCHEDULERS
 
+        self.project = ProjectCombo()
+        self.project.setToolTip("the project new jobs, sweeps and folder batches go into")
         self.task = QComboBox()
         self.task.addItems(list(TASKS))
         self.model = QComboBox()
@@ -114,8 +124,9 @@ class GeneratePanel(QWidget):
         refiner_row.addWidget(self.high_noise_frac)
         form = QFormLayout()
         for label, item in (
-            ("Task", self.task), ("Model", self.model), ("Prompt", self.prompt),
-            ("Negative", self.negative), ("Seed", seed_row), ("Steps", self.steps),
+            ("Project", self.project), ("Task", self.task), ("Model", self.model),
+            ("Prompt", self.prompt), ("Negative", self.negative), ("Seed", seed_row),
+            ("Steps", self.steps),
             ("CFG", self.cfg), ("Size", size_row), ("Scheduler", self.scheduler),
             ("Init image", self.init_image), ("Mask", self.mask_ref), ("Depth map", self.depth_map),
             ("Strength", self.strength),
@@ -157,6 +168,11 @@ class GeneratePanel(QWidget):
         self.model.setCurrentText(current)
         self.refiner.clear()
         self.refiner.addItems(["", *names])
+
+    def reload_projects(self) -> None:
+        error = self.project.reload(self.session.library)
+        if error:
+            self.message.emit(f"could not list the projects: {error}")
 
     @Slot()
     def _depth_changed(self) -> None:
@@ -259,7 +275,7 @@ class GeneratePanel(QWidget):
         if request is None:
             return []
         try:
-            jobs = self.session.queue(request, copies)
+            jobs = self.session.queue(request, copies, project=self.project.current())
         except BadInput as exc:
             self.mark_invalid(exc.field, str(exc))
             return []

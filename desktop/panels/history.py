@@ -108,6 +108,15 @@ class HistoryPanel(QWidget):
         _refill(self.project, [ALL_PROJECTS, *projects])
         _refill(self.model_filter, [ALL_MODELS, *models])
 
+    def show_project(self, name: str) -> None:
+        """Filter the gallery to one project (now, not after the debounce)."""
+        self.reload_projects()
+        if self.project.findText(name) < 0:
+            self.project.addItem(name)  # no outputs yet, maybe not even a row
+        self.project.setCurrentText(name)
+        self._debounce.stop()
+        self.apply_filter()
+
     @Slot()
     def apply_filter(self) -> None:
         days = SINCE.get(self.since.currentText())

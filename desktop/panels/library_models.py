@@ -1,5 +1,6 @@
-"""The library dock's Models tab: the model variants, adding one (as `atelier models add`)
-and verifying its weights. Both read every weight byte, so they run in a pool thread."""
+"""The library dock's Models tab: the model variants, adding one (as `atelier models add`: a
+file, a folder, or a hub id from the local Hugging Face cache) and verifying its weights.
+Both read every weight byte, so they run in a pool thread."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ class ModelsTab(QWidget):
         buttons = QHBoxLayout()
         for text, slot in (
             ("Add file...", self.add_file_dialog), ("Add folder...", self.add_folder_dialog),
-            ("Verify", self.verify_selected),
+            ("Add hub id...", self.add_hub_dialog), ("Verify", self.verify_selected),
         ):  # fmt: skip
             button = QPushButton(text)
             button.clicked.connect(slot)
@@ -82,8 +83,24 @@ class ModelsTab(QWidget):
         if path:
             self._ask_name(path)
 
-    def _ask_name(self, path: str) -> None:
-        name, ok = QInputDialog.getText(self, "Model name", "Name:", text=Path(path).stem)
+    @Slot()
+    def add_hub_dialog(self) -> None:
+        """A hub id (org/name or org/name@revision), read from the local cache only."""
+        hub_id, ok = QInputDialog.getText(
+            self, "Add a model by hub id", "Hub id (org/name or org/name@revision):"
+        )
+        hub_id = hub_id.strip()
+        if not ok or not hub_id:
+            return
+        if "/" not in hub_id:
+            self.message.emit(f"{hub_id}: not a hub id (expected org/name or org/name@revision)")
+            return
+        self._ask_name(hub_id, hub_name(hub_id))
+
+    def _ask_name(self, path: str, suggested: str | None = None) -> None:
+        if suggested is None:
+            suggested = Path(path).stem
+        name, ok = QInputDialog.getText(self, "Model name", "Name:", text=suggested)
         if ok and name.strip():
             self.add_model(path, name.strip())
 
@@ -131,6 +148,11 @@ class ModelsTab(QWidget):
         self.message.emit(text)
         if changed:
             self.modelsChanged.emit()
+
+
+def hub_name(hub_id: str) -> str:
+    """The name suggested for a hub id: "org/some-model@rev" -> "some-model"."""
+    return hub_id.split("@", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
 def add_variant(library: Library, path: str, name: str) -> str:
