@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[gui,dev]"
 	touch $(STAMP)
 
-# The window where there is a display; without one, demo images from every pipeline.
+# The window, rendering the demo grid, where there is a display; without one, the grid and
+# demo images from every pipeline, as files.
 run: setup
-	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(VENV)/bin/atelier gui; \
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(VENV)/bin/atelier gui --demo; \
 	else echo "no display: rendering demo images instead of opening the window"; $(VENV)/bin/atelier demo; fi
 
 lint: setup

@@ -69,6 +69,11 @@ def launch(args: Any) -> int:
         return 1
     window.show()
     QTimer.singleShot(0, window.session.start_worker)
+    if getattr(args, "demo", False):
+        from desktop.demo import DemoGrid
+
+        demo = DemoGrid(window)  # lives as long as this call, the window's whole life
+        QTimer.singleShot(0, demo.start)
     try:
         if smoke is not None:
             from desktop.smoke import SmokeTest

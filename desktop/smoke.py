@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from desktop.main_window import MainWindow
 
 TIMEOUT_S = 120
-PROMPT = "a lighthouse on a cliff at dusk, oil painting"
+PROMPT = "a yellow star on a purple background"
 
 
 class SmokeTest(QObject):
@@ -49,10 +49,10 @@ class SmokeTest(QObject):
         panel.task.setCurrentText("text2img")
         panel.model.setCurrentText("demo:sd")
         panel.prompt.setPlainText(PROMPT)
-        panel.negative.setPlainText("blurry")
+        panel.negative.setPlainText("")
         panel.random_seed.setChecked(False)
         panel.seed.setValue(1234)
-        panel.steps.setValue(4)
+        panel.steps.setValue(20)  # demo:sd's default
         panel.batch_count.setValue(self.batch_count)
         jobs = panel.queue_jobs(1)
         if not jobs:

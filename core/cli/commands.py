@@ -269,18 +269,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     out: Path = args.out.resolve()
     with _library(args) as library:
-        made = run_demo(
+        result = run_demo(
             library,
             out,
             on_progress=lambda text: print(text, file=sys.stderr),
             progress_for=ProgressBar,
         )
+    made = result.made
     if args.json:
-        _print_json([{"name": name, **o.to_dict()} for name, o in made])
+        _print_json(
+            {"grid": str(result.grid), "images": [{"name": n, **o.to_dict()} for n, o in made]}
+        )
     else:
         for name, o in made:
             print(f"{name:28} {o.path}")
         print(f"\n{len(made)} demo images in {out}")
+        print(f"the demo grid (prompts x guidance scale): {result.grid}")
     if not made:
         raise AtelierError("the demo made no image")
     return 0

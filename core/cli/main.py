@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PNG",
         help="open offscreen, queue a demo job, wait, screenshot the window to PNG, exit",
     )
+    gui.add_argument(
+        "--demo",
+        action="store_true",
+        help="also queue the demo grid (prompts x guidance on demo:sd) and show it when done",
+    )
     return parser
 
 

@@ -1,11 +1,19 @@
-"""The built-in demo models: tiny diffusers pipelines built here, so nothing is downloaded.
+"""The built-in demo models, so nothing is downloaded.
 
-Each demo model is a standard diffusers folder with small random weights that keep the real
-shape logic (scale factor 8 VAE, cross-attention UNet, the real CLIP tokenizer), built
+`demo:sd` is a small model really trained (by `training/train_demo_sd.py`) to draw one shape in
+one colour on a background of another: "a red circle on a blue background" gives that. Its
+weights ship in `resources/models/demo-sd` in float16 (12 MB); the demo folder holds them as
+float32, like any checkpoint a user would point Atelier at.
+
+The other demo models are standard diffusers folders with small random weights that keep the
+real shape logic (scale factor 8 VAE, cross-attention UNet, the real CLIP tokenizer), built
 deterministically from fixed seeds: the same bytes, so the same fingerprint, on every machine
-with the same torch. Components are seeded by their role, so `demo:sd` and `demo:sd-inpaint`
-share an identical text encoder and VAE. A folder is built once, on first use, into the demo
-folder (`ATELIER_DEMO_DIR`, else the user cache) and reused after that.
+with the same torch. Components are seeded by their role, so `demo:sd-inpaint` and
+`demo:sd-depth` share an identical text encoder and VAE. They exercise every pipeline; only
+`demo:sd` draws something meaningful (its 4-channel UNet also inpaints, by latent blending).
+
+A folder is built once, on first use, into the demo folder (`ATELIER_DEMO_DIR`, else the user
+cache) and reused after that.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from core.errors import ModelError
 from core.paths import resources_dir, user_cache_dir
 
 DEMO_VERSION = 1
+# A model whose weights changed gets a new folder, so an old build is never mistaken for it.
+_VERSIONS = {"demo:sd": 2}
+TRAINED_SD = "models/demo-sd"  # under resources/
 DEMO_MODELS: tuple[str, ...] = (
     "demo:sd",
     "demo:sd-inpaint",
@@ -32,7 +43,7 @@ DEMO_MODELS: tuple[str, ...] = (
 )
 
 _KINDS = {
-    "demo:sd": "sd1",
+    "demo:sd": "sd2",  # v-prediction, as SD 2.x
     "demo:sd-inpaint": "inpaint",
     "demo:sd-depth": "depth",
     "demo:sd-upscale": "upscale-x4",
@@ -40,7 +51,8 @@ _KINDS = {
     "demo:sdxl-refiner": "sdxl-refiner",
 }
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "demo:sd": {"width": 64, "height": 64, "steps": 8, "cfg_scale": 7.5, "scheduler": "ddim"},
+    # The trained model's native size and the settings its evaluation was run at.
+    "demo:sd": {"width": 64, "height": 64, "steps": 20, "cfg_scale": 5.0, "scheduler": "ddim"},
     "demo:sd-inpaint": {
         "width": 64,
         "height": 64,
@@ -62,6 +74,11 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 MARKER = "atelier.json"
 
 
+def demo_defaults(name: str) -> dict[str, Any]:
+    """The settings a demo model runs at unless a request says otherwise."""
+    return dict(_DEFAULTS[name])
+
+
 def demo_dir() -> Path:
     """Where demo models are built: `ATELIER_DEMO_DIR`, else the user cache folder."""
     override = os.environ.get("ATELIER_DEMO_DIR")
@@ -76,7 +93,10 @@ def demo_model_path(name: str) -> Path:
     """The folder of a demo model, built on first use."""
     if name not in _KINDS:
         raise ModelError(f"{name}: unknown demo model; expected one of {', '.join(DEMO_MODELS)}")
-    target = demo_dir() / f"{name.removeprefix('demo:')}-v{DEMO_VERSION}"
+    version = f"{_VERSIONS.get(name, DEMO_VERSION)}"
+    if name == "demo:sd":  # retrained weights get their own folder, never a stale build
+        version += f"-{_shipped_digest(resources_dir() / TRAINED_SD)}"
+    target = demo_dir() / f"{name.removeprefix('demo:')}-v{version}"
     if (target / MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +114,25 @@ def demo_model_path(name: str) -> Path:
     return target
 
 
+_DIGESTS: dict[tuple[Any, ...], str] = {}
+
+
+def _shipped_digest(folder: Path) -> str:
+    """A short digest of the shipped weights folder (names and bytes of every file), cached
+    in memory by the files' sizes and modification times."""
+    import hashlib
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    key = (str(folder), *((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+        _DIGESTS[key] = digest.hexdigest()[:10]
+    return _DIGESTS[key]
+
+
 def build_demo_model(name: str, dest: Path) -> None:
     """Write the demo model `name` as a diffusers folder into `dest` (marker written last)."""
     builders: dict[str, Callable[[], Any]] = {
@@ -106,7 +145,7 @@ def build_demo_model(name: str, dest: Path) -> None:
     }
     pipe = builders[name]()
     pipe.save_pretrained(dest, safe_serialization=True)
-    marker = {"demo": name, "version": DEMO_VERSION, "kind": _KINDS[name]}
+    marker = {"demo": name, "version": _VERSIONS.get(name, DEMO_VERSION), "kind": _KINDS[name]}
     marker["defaults"] = _DEFAULTS[name]
     (dest / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
 
@@ -211,13 +250,18 @@ def _sd_parts(in_channels: int = 4) -> dict[str, Any]:
 
 
 def _sd() -> Any:
+    """The trained shapes model, from its shipped float16 weights, as float32."""
+    import torch
     from diffusers import StableDiffusionPipeline
 
-    return StableDiffusionPipeline(
-        **_sd_parts(),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
+    folder = resources_dir() / TRAINED_SD
+    if not (folder / "model_index.json").is_file():
+        raise ModelError(
+            f"{folder}: the trained demo:sd weights are missing; expected a diffusers folder "
+            "(restore resources/ from the repository, or run python -m training.train_demo_sd)"
+        )
+    return StableDiffusionPipeline.from_pretrained(
+        str(folder), local_files_only=True, torch_dtype=torch.float32
     )
 
 

@@ -37,7 +37,7 @@ def test_textual_inversion_token_changes_the_image(generator: Generator, tmp_pat
 
     torch.manual_seed(1)
     path = tmp_path / "shape-style.safetensors"
-    save_file({"<shape-style>": torch.randn(32) * 3}, str(path))
+    save_file({"<shape-style>": torch.randn(128) * 3}, str(path))
     prompt = "a <shape-style> circle"
     [without] = generator.generate(_req(prompt=prompt))
     [with_it] = generator.generate(_req(prompt=prompt, embeddings=(EmbeddingRef(str(path)),)))

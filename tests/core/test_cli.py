@@ -99,9 +99,9 @@ def test_models_add_list_verify(tmp_path: Path, capsys: pytest.CaptureFixture[st
     folder = tmp_path / "my-model"
     shutil.copytree(demo_model_path("demo:sd"), folder)
     assert main(["--home", home, "models", "add", str(folder), "--name", "mine"]) == 0
-    assert "added mine: sd1" in capsys.readouterr().out
+    assert "added mine: sd2" in capsys.readouterr().out
     listed = run_json(capsys, "--home", home, "models", "list", "--json")
-    assert listed[0]["name"] == "mine" and listed[0]["kind"] == "sd1"  # type: ignore[index]
+    assert listed[0]["name"] == "mine" and listed[0]["kind"] == "sd2"  # type: ignore[index]
     assert main(["--home", home, "models", "verify", "mine"]) == 0
     assert "ok" in capsys.readouterr().out
     # generate by the library name

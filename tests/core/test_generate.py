@@ -152,7 +152,7 @@ def test_thread_count_is_applied_and_recorded(generator: Generator) -> None:
 def test_defaults_come_from_the_model(generator: Generator) -> None:
     prepared = generator.prepare(GenerationRequest(task="text2img", model="demo:sd", prompt="x"))
     r = prepared.request
-    assert (r.width, r.height, r.steps, r.scheduler) == (64, 64, 8, "ddim")
+    assert (r.width, r.height, r.steps, r.scheduler) == (64, 64, 20, "ddim")
     assert r.seed is not None and r.device == "cpu" and r.dtype == "float32"
 
 

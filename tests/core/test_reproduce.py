@@ -159,10 +159,13 @@ def test_changed_unet_weights_are_named_as_the_cause(generator: Generator, tmp_p
 
 
 def test_another_thread_count_is_listed_as_the_difference(generator: Generator) -> None:
-    """Thread count 1 vs 2 changes some images (not all): find one and check it is explained."""
+    """Thread count 1 vs 2 changes some images (not all): find one and check it is explained.
+
+    At 256x256: at the demo model's native 64x64, torch splits no work across threads.
+    """
     changed = []
     for seed in range(1, 7):
-        made = _one(generator, _req(seed=seed, threads=1, device="cpu"))
+        made = _one(generator, _req(seed=seed, threads=1, device="cpu", width=256, height=256))
         same = reproduce_output(generator.library, generator, made.output_id)
         assert same.status == "exact" and same.differences == []
         what_if = reproduce_output(generator.library, generator, made.output_id, threads=2)

@@ -13,7 +13,7 @@ from core.models.demo import demo_model_path
 from core.models.loading import load_pipeline, load_vae
 
 PIPELINES = {
-    "demo:sd": ("sd1", "StableDiffusionPipeline"),
+    "demo:sd": ("sd2", "StableDiffusionPipeline"),
     "demo:sd-inpaint": ("inpaint", "StableDiffusionInpaintPipeline"),
     "demo:sd-depth": ("depth", "StableDiffusionDepth2ImgPipeline"),
     "demo:sd-upscale": ("upscale-x4", "StableDiffusionUpscalePipeline"),

@@ -15,7 +15,7 @@ from core.models.sources import parse_source
 def test_demo_model_resolves_with_its_own_defaults(sd_folder: Path) -> None:
     cache = MemoryFingerprintCache()
     resolved = resolve_source(parse_source("demo:sd"), "tiny", cache)
-    assert (resolved.name, resolved.kind, resolved.path) == ("tiny", "sd1", sd_folder)
+    assert (resolved.name, resolved.kind, resolved.path) == ("tiny", "sd2", sd_folder)
     assert resolved.config_path is None
     assert resolved.fingerprint == fingerprint_model(sd_folder).sha256
     assert set(resolved.components) == {"unet", "vae", "text_encoder"}
@@ -52,7 +52,7 @@ def test_single_file_resolves_through_its_config(sd_folder: Path, tmp_path: Path
     checkpoint = write_checkpoint(sd_folder, tmp_path / "tiny.safetensors")
     source = parse_source(str(checkpoint), config=str(sd_folder))
     resolved = resolve_source(source, "tiny-file", None)
-    assert resolved.kind == "sd1"
+    assert resolved.kind == "sd2"
     assert resolved.path == checkpoint.resolve()
     assert resolved.config_path == sd_folder.resolve()
     assert resolved.fingerprint == fingerprint_model(checkpoint).sha256
