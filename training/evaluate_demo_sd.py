@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from training import shapes
-from training.judge import judge, nearest_colour, shape_pixels
+from training.judge import judge, nearest_colour, overlap, shape_pixels
 
 MODEL = "demo:sd"
 
@@ -117,12 +117,11 @@ def img2img(runner: Runner, folder: Path, limit: int | None) -> dict[str, Any]:
         v = judge(image)
         mask, _ = shape_pixels(image)
         truth = shapes.shape_mask(scene)
-        overlap = (mask & truth).sum() / max((mask | truth).sum(), 1)
         checks = {
             "colour": v.colour == new,
             "background": v.background == scene.background,
             "shape": v.shape == scene.shape,
-            "place": overlap >= 0.5,
+            "place": overlap(mask, truth) >= 0.5,
         }
         for k, ok in checks.items():
             right[k] += ok

@@ -119,6 +119,11 @@ def shape_pixels(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _largest_component((to_shape < to_bg) & (to_bg > 40.0)), background
 
 
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (0 when both are empty)."""
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
 def judge(image: np.ndarray) -> Verdict:
     mask, background = shape_pixels(image)
     bg_name = nearest_colour(background)

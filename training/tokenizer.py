@@ -14,27 +14,15 @@ from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
+from transformers.convert_slow_tokenizer import bytes_to_unicode  # CLIP's and GPT-2's table
+
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """CLIP's (and GPT-2's) reversible map from bytes to printable characters."""
-    bs = list(range(ord("!"), ord("~") + 1))
-    bs += list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs], strict=True))
 
 
 def learn_merges(words: list[str]) -> list[tuple[str, str]]:
     """Byte-pair merges, most frequent pair first (ties by the pair), until every word is one
     token."""
-    byte_map = _bytes_to_unicode()
+    byte_map = bytes_to_unicode()
     split: dict[str, list[str]] = {}
     for word in words:
         symbols = [byte_map[b] for b in word.encode("utf-8")]
@@ -66,7 +54,7 @@ def learn_merges(words: list[str]) -> list[tuple[str, str]]:
 def write_tokenizer_files(words: list[str], folder: Path) -> tuple[Path, Path]:
     """Write vocab.json and merges.txt for `words` into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    symbols = list(_bytes_to_unicode().values())
+    symbols = list(bytes_to_unicode().values())
     vocab_list = symbols + [s + "</w>" for s in symbols]
     merges = learn_merges(words)
     vocab_list += ["".join(pair) for pair in merges]

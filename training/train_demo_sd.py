@@ -132,15 +132,11 @@ def noise_schedule() -> Any:
 
 
 def sampling_scheduler() -> Any:
+    """DDIM over the training schedule, with trailing timesteps."""
     from diffusers import DDIMScheduler
 
-    return DDIMScheduler(
-        num_train_timesteps=1000,
-        beta_schedule="squaredcos_cap_v2",
-        prediction_type="v_prediction",
-        clip_sample=False,
-        set_alpha_to_one=False,
-        timestep_spacing="trailing",
+    return DDIMScheduler.from_config(
+        noise_schedule().config, set_alpha_to_one=False, timestep_spacing="trailing"
     )
 
 

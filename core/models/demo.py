@@ -18,6 +18,7 @@ cache) and reused after that.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -30,8 +31,6 @@ from core.errors import ModelError
 from core.paths import resources_dir, user_cache_dir
 
 DEMO_VERSION = 1
-# A model whose weights changed gets a new folder, so an old build is never mistaken for it.
-_VERSIONS = {"demo:sd": 2}
 TRAINED_SD = "models/demo-sd"  # under resources/
 DEMO_MODELS: tuple[str, ...] = (
     "demo:sd",
@@ -93,9 +92,9 @@ def demo_model_path(name: str) -> Path:
     """The folder of a demo model, built on first use."""
     if name not in _KINDS:
         raise ModelError(f"{name}: unknown demo model; expected one of {', '.join(DEMO_MODELS)}")
-    version = f"{_VERSIONS.get(name, DEMO_VERSION)}"
+    version = f"{DEMO_VERSION}"
     if name == "demo:sd":  # retrained weights get their own folder, never a stale build
-        version += f"-{_shipped_digest(resources_dir() / TRAINED_SD)}"
+        version += f"-{_shipped_digest(str(resources_dir() / TRAINED_SD))}"
     target = demo_dir() / f"{name.removeprefix('demo:')}-v{version}"
     if (target / MARKER).is_file():
         return target
@@ -114,23 +113,18 @@ def demo_model_path(name: str) -> Path:
     return target
 
 
-_DIGESTS: dict[tuple[Any, ...], str] = {}
-
-
-def _shipped_digest(folder: Path) -> str:
-    """A short digest of the shipped weights folder (names and bytes of every file), cached
-    in memory by the files' sizes and modification times."""
+@functools.cache
+def _shipped_digest(folder: str) -> str:
+    """A short digest of a shipped weights folder (names and bytes of every file), read once
+    per process: resources do not change under a running app."""
     import hashlib
 
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    key = (str(folder), *((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
-    if key not in _DIGESTS:
-        digest = hashlib.sha256()
-        for path in files:
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
-        _DIGESTS[key] = digest.hexdigest()[:10]
-    return _DIGESTS[key]
+    root = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def build_demo_model(name: str, dest: Path) -> None:
@@ -145,7 +139,7 @@ def build_demo_model(name: str, dest: Path) -> None:
     }
     pipe = builders[name]()
     pipe.save_pretrained(dest, safe_serialization=True)
-    marker = {"demo": name, "version": _VERSIONS.get(name, DEMO_VERSION), "kind": _KINDS[name]}
+    marker = {"demo": name, "version": DEMO_VERSION, "kind": _KINDS[name]}
     marker["defaults"] = _DEFAULTS[name]
     (dest / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
 

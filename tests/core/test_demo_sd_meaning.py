@@ -17,7 +17,7 @@ from core.generation import Generator
 from core.models.demo import demo_model_path
 from core.request import GenerationRequest
 from training import shapes
-from training.judge import judge, nearest_colour, shape_pixels
+from training.judge import judge, nearest_colour, overlap, shape_pixels
 
 
 def _pixels(path: str) -> np.ndarray:
@@ -50,7 +50,7 @@ PROMPTS = [
     ("a green square on a white background", "square", "green", "white"),
     # held out from training: colour pair and phrasing
     ("a black circle, on an orange background", "circle", "black", "orange"),
-    ("purple background with a red triangle", "triangle", "red", "purple"),
+    ("red background with a purple triangle", "triangle", "purple", "red"),
     ("a blue square with a white background", "square", "blue", "white"),
 ]
 
@@ -109,10 +109,10 @@ def test_img2img_recolours_and_keeps_the_layout(generator: Generator, tmp_path: 
         v = judge(image)
         mask, _ = shape_pixels(image)
         truth = shapes.shape_mask(scene)
-        overlap = (mask & truth).sum() / max((mask | truth).sum(), 1)
         # The new colour, the same background, and the shape where it was.
         kept.append(
-            (v.colour, v.background, bool(overlap > 0.5)) == (new_colour, scene.background, True)
+            (v.colour, v.background, overlap(mask, truth) > 0.5)
+            == (new_colour, scene.background, True)
         )
     # The evaluation measures all three right in about two edits in three (README); here at
     # most one miss in four.
