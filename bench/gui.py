@@ -3,7 +3,7 @@
 gui_stall_ms: in a child process (Qt offscreen), the real window is built with
 `desktop.app.create_window`, shown, and its worker started as `atelier gui` does; a 5 ms
 precise QTimer records the gaps of the event loop while demo jobs queued through the window's
-session run in its worker thread; the stall is the longest gap minus the interval.
+session run in its worker process; the stall is the longest gap minus the interval.
 gui_start_s: from starting a process that runs the `atelier` entry point (`desktop.entry.main`)
 to the main window's first paint (an event filter installed on the QApplication prints a
 marker); median of several starts. help_s: `atelier --help`, wall time, median.

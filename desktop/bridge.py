@@ -1,6 +1,8 @@
-"""The one bridge: the core worker's callbacks (worker thread) -> Qt signals.
+"""The one bridge: the core worker's callbacks -> Qt signals.
 
-The bridge lives in the GUI thread. Its signals are emitted from the worker thread and delivered
+The worker runs in its own process; its events arrive on a reader thread of this process
+(`core.queue.worker_process`). The bridge lives in the GUI thread. Its signals are emitted from
+that thread and delivered
 queued to slots of GUI-thread QObjects. Previews cross as copied QImages (QPixmaps are made only
 in the GUI thread); jobs and outputs cross as plain frozen dataclasses.
 """
@@ -27,6 +29,7 @@ class WorkerBridge(QObject):
     jobFailed = Signal(object, str, str)  # Job, error type, message
     jobCancelled = Signal(object)  # Job
     recovered = Signal(int)  # how many jobs crash recovery put back
+    workerExited = Signal(int, bool)  # the worker process's exit code, started again?
 
     def events(self) -> WorkerEvents:
         from core.queue.worker import WorkerEvents
@@ -40,7 +43,7 @@ class WorkerBridge(QObject):
             recovered=self._recovered,
         )
 
-    # ---- called in the worker thread -----------------------------------------------------
+    # ---- called in the worker process's reader thread ---------------------------------------
     def _started(self, job: Job) -> None:
         self.jobStarted.emit(job)
 
@@ -61,6 +64,9 @@ class WorkerBridge(QObject):
 
     def _recovered(self, items: list[Recovered]) -> None:
         self.recovered.emit(len(items))
+
+    def worker_exited(self, code: int, restarted: bool) -> None:
+        self.workerExited.emit(code, restarted)
 
 
 def pil_to_qimage(image: Any) -> QImage:

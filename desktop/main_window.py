@@ -108,6 +108,8 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.batches.watchingChanged.connect(self.watching_changed)
         self.generate.sweepRequested.connect(self.sweep)
         self.queue.outputsReady.connect(self.outputs_ready)
+        self.session.bridge.workerExited.connect(self.worker_exited)
+        self.session.bridge.recovered.connect(self.jobs_recovered)
         self.history.outputSelected.connect(self.inspector.show_output)
         self.inspector.showOutput.connect(self.show_output)
         self.inspector.useSettings.connect(self.use_settings)
@@ -179,6 +181,13 @@ class MainWindow(LibrarySlots, QMainWindow):
         return []
 
     @Slot(int)
+    def worker_exited(self, code: int, restarted: bool) -> None:
+        what = "started again" if restarted else "not started again (it kept stopping)"
+        self.show_error("Worker stopped", f"The worker process ended (exit code {code}); {what}.")
+
+    def jobs_recovered(self, count: int) -> None:
+        self.show_message(f"{count} interrupted job(s) recovered")
+
     def watching_changed(self, count: int) -> None:
         self.watching.setText(f"watching {count} folder(s)" if count else "")
         self.stop_watching_action.setEnabled(count > 0)

@@ -1,7 +1,9 @@
 """What the window works on: the open library, the queue, and (started late) the worker.
 
-The engine, generator and worker import torch, so they are made only after the window is on
-screen (`start_worker`). All torch work runs in the worker thread or in pool threads.
+The queue's jobs run in a worker *process* (`core.queue.worker_process`), started after the
+window is on screen (`start_worker`): loading a model holds Python's GIL for long stretches, and
+in this process that froze the window. Only "reproduce and verify" builds an engine here, in a
+pool thread, when the user asks for it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
     from core.generation import Generator
     from core.library import Library
     from core.queue.jobs import Job
-    from core.queue.worker import Worker
+    from core.queue.worker_process import WorkerProcess
     from core.request import GenerationRequest
 
 
@@ -29,7 +31,7 @@ class Session:
         self.jobs = JobRepository(library.db.session_factory)
         self.bridge = WorkerBridge()
         self._generator: Generator | None = None
-        self._worker: Worker | None = None
+        self._worker: WorkerProcess | None = None
 
     @property
     def home(self) -> Path:
@@ -37,7 +39,7 @@ class Session:
 
     # ---- the worker ------------------------------------------------------------------------
     def generator(self) -> Generator:
-        """The one generator (one engine per process), shared by the worker and reproduce."""
+        """An engine in this process, for reproduce-and-verify (queued jobs run in the worker)."""
         if self._generator is None:
             from core.engine.runner import Engine
             from core.generation import Generator
@@ -48,10 +50,14 @@ class Session:
     def start_worker(self, poll_s: float = 0.3) -> None:
         if self._worker is not None:
             return
-        from core.queue.worker import Worker
+        from core.queue.worker_process import WorkerProcess
 
-        self._worker = Worker(
-            self.library, self.generator(), self.bridge.events(), poll_s=poll_s, heartbeat_s=0.5
+        self._worker = WorkerProcess(
+            self.library,
+            self.bridge.events(),
+            poll_s=poll_s,
+            heartbeat_s=0.5,
+            exited=self.bridge.worker_exited,
         )
         self._worker.start()
 

@@ -124,3 +124,25 @@ def test_drag_to_reorder_moves_the_job_in_the_database(window: MainWindow, qtbot
     _drop(panel, ids[1], 0)
     assert "only queued jobs move" in window.statusBar().currentMessage()
     assert panel.job_ids() == [j.id for j in window.session.jobs.list()]
+
+
+def test_a_killed_worker_process_is_reported_and_its_job_still_finishes(
+    running_window: MainWindow, qtbot
+) -> None:
+    import os
+    import signal
+
+    window = running_window
+    bridge = window.session.bridge
+    fill_demo(window, steps=150)
+    with qtbot.waitSignal(bridge.step, timeout=60_000):
+        (job,) = window.generate.queue_jobs(1)
+    pid = window.session._worker.pid  # type: ignore[union-attr]
+    with qtbot.waitSignal(bridge.workerExited, timeout=30_000) as exited:
+        os.kill(pid, signal.SIGKILL)
+    assert exited.args == [-signal.SIGKILL, True]
+    assert "Worker stopped" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(bridge.jobDone, timeout=120_000) as done:
+        pass
+    assert done.args[0].id == job.id and done.args[0].attempts == 2
+    assert window.session._worker.pid != pid  # type: ignore[union-attr]

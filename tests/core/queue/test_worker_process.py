@@ -1,0 +1,164 @@
+"""The worker in its own process (the desktop app's way): events come back, a killed worker is
+started again and its job finished, stop puts the running job back, cancel reaches the child."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.formats.png import read_atelier_record
+from core.library import Library
+from core.queue.jobs import JobRepository, NewJob
+from core.queue.worker import WorkerEvents
+from core.queue.worker_process import WorkerProcess
+from core.request import GenerationRequest
+
+pytestmark = pytest.mark.slow
+
+
+def _request(**kw: Any) -> GenerationRequest:
+    base: dict[str, Any] = {"task": "text2img", "model": "demo:sd", "seed": 1, "steps": 2}
+    base.update(kw)
+    return GenerationRequest(prompt="a red circle on a blue background", **base)
+
+
+class Heard:
+    """Every event the parent heard, by kind, in the order heard."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.exits: list[tuple[int, bool]] = []
+        self.lock = threading.Lock()
+
+    def add(self, kind: str, *args: Any) -> None:
+        with self.lock:
+            self.events.append((kind, args))
+
+    def of(self, kind: str) -> list[Any]:
+        with self.lock:
+            return [args for k, args in self.events if k == kind]
+
+    def worker_events(self) -> WorkerEvents:
+        return WorkerEvents(
+            job_started=lambda job: self.add("started", job),
+            step=lambda job, progress: self.add("step", job, progress),
+            job_done=lambda job, outputs: self.add("done", job, outputs),
+            job_failed=lambda job, kind, message: self.add("failed", job, kind, message),
+            job_cancelled=lambda job: self.add("cancelled", job),
+            recovered=lambda items: self.add("recovered", items),
+        )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+@pytest.fixture
+def heard() -> Heard:
+    return Heard()
+
+
+@pytest.fixture
+def spawn(library: Library, heard: Heard) -> Iterator[Callable[[], WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def make() -> WorkerProcess:
+        process = WorkerProcess(
+            library,
+            heard.worker_events(),
+            poll_s=0.05,
+            heartbeat_s=0.1,
+            exited=lambda code, again: heard.exits.append((code, again)),
+        )
+        process.start()
+        started.append(process)
+        return process
+
+    yield make
+    for process in started:
+        process.stop(wait=True, timeout=60)
+
+
+def test_jobs_run_in_the_child_and_their_events_reach_the_parent(
+    library: Library, heard: Heard, spawn: Callable[[], WorkerProcess]
+) -> None:
+    jobs = JobRepository(library.db.session_factory)
+    added = jobs.add_many([NewJob(_request(seed=s)) for s in (1, 2)])
+    process = spawn()
+    wait_for(lambda: len(heard.of("done")) == 2)
+    started = [args[0] for args in heard.of("started")]
+    assert [job.id for job in started] == [j.id for j in added]
+    for job in started:  # claimed by the child, not by this process
+        assert job.worker and job.worker.split(":")[1] == str(process.pid) != str(os.getpid())
+    for job, outputs in heard.of("done"):
+        assert job.status == "done"
+        (output,) = outputs
+        record = read_atelier_record(Path(output.path))
+        assert record["request"]["seed"] == job.request.seed
+    steps = heard.of("step")
+    assert steps, "no step progress crossed"
+    assert all(args[1].preview is not None and args[1].preview.size[0] > 0 for args in steps)
+    assert {args[1].steps for args in steps} == {2}
+
+
+def test_a_killed_worker_is_started_again_and_its_job_finishes(
+    library: Library, heard: Heard, spawn: Callable[[], WorkerProcess]
+) -> None:
+    jobs = JobRepository(library.db.session_factory)
+    slow = jobs.add(NewJob(_request(steps=150)))
+    process = spawn()
+    wait_for(lambda: bool(heard.of("step")))
+    first = process.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: bool(heard.of("done")), timeout=240)
+    assert heard.exits and heard.exits[0][1] is True  # told, and started again
+    assert process.pid != first
+    assert heard.of("recovered")[0][0][0].job_id == slow.id
+    finished = jobs.get(slow.id)
+    assert finished is not None and finished.status == "done" and finished.attempts == 2
+    assert library.runs.count_outputs() == 1  # one image, not a half-written second
+
+
+def test_stop_puts_the_running_job_back_and_the_child_exits(
+    library: Library, heard: Heard, spawn: Callable[[], WorkerProcess]
+) -> None:
+    jobs = JobRepository(library.db.session_factory)
+    slow = jobs.add(NewJob(_request(steps=150)))
+    process = spawn()
+    wait_for(lambda: bool(heard.of("step")))
+    popen = process._popen
+    assert popen is not None
+    process.stop(wait=True, timeout=60)
+    assert popen.returncode == 0
+    back = jobs.get(slow.id)
+    assert back is not None and back.status == "queued" and back.attempts == 0
+    assert library.runs.count_outputs() == 0
+    assert not heard.exits  # a stop asked for is not a crash
+
+
+def test_a_cancel_from_the_window_reaches_the_running_child(
+    library: Library, heard: Heard, spawn: Callable[[], WorkerProcess]
+) -> None:
+    jobs = JobRepository(library.db.session_factory)
+    slow = jobs.add(NewJob(_request(steps=150)))
+    after = jobs.add(NewJob(_request(seed=5)))
+    spawn()
+    wait_for(lambda: bool(heard.of("step")))
+    jobs.cancel(slow.id)
+    wait_for(lambda: bool(heard.of("done")))
+    assert [args[0].id for args in heard.of("cancelled")] == [slow.id]
+    assert jobs.get(slow.id).status == "cancelled"  # type: ignore[union-attr]
+    assert heard.of("done")[0][0].id == after.id
