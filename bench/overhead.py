@@ -86,7 +86,7 @@ def spec_for(model: str, size: int, steps: int) -> dict[str, Any]:
 
 def overhead_small(quick: bool) -> tuple[Case, dict[str, Any]]:
     spec = spec_for("demo:sd", 64, 8)
-    return compare("overhead_small", "demo:sd", spec, spec, 3 if quick else 15)
+    return compare("overhead_small", "demo:sd", spec, spec, 3 if quick else 40)
 
 
 def overhead_sd15(quick: bool) -> tuple[Case, dict[str, Any]]:

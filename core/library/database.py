@@ -15,20 +15,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import AtelierError
 from core.library.schema import is_managed_table
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The newest revision in migrations/versions (a test keeps the two equal). A library already
+# there opens without importing Alembic: 10 MB and a tenth of a second less in every process.
+SHIPPED_HEAD = "0004"
 BUSY_TIMEOUT_MS = 30_000
 _DEFERRED = "atelier_deferred_begin"
 
@@ -55,7 +58,8 @@ def open_database(path: Path, *, migrations_dir: Path | None = None) -> Database
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_library_engine(path)
     try:
-        migrate_to_head(engine, path, migration_config(migrations_dir))
+        if migrations_dir is not None or _stored_revision(engine) != SHIPPED_HEAD:
+            migrate_to_head(engine, path, migration_config(migrations_dir))
     except BaseException:
         engine.dispose()
         raise
@@ -112,19 +116,35 @@ def read_session(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def _stored_revision(engine: Engine) -> str | None:
+    """The revision the file is at, read without Alembic; None for a new or unversioned file."""
+    with engine.connect().execution_options(**{_DEFERRED: True}) as conn, conn.begin():
+        try:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        except OperationalError:  # no such table
+            return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
 def migration_config(migrations_dir: Path | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir or MIGRATIONS_DIR))
     return config
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(migration_config()).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -134,6 +154,9 @@ def migrate_to_head(engine: Engine, path: Path, config: Config | None = None) ->
     The check and the upgrade run in one `BEGIN IMMEDIATE` transaction (SQLite DDL is
     transactional), so a second process waits, then finds the database already at head.
     """
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     config = config or migration_config()
     script = ScriptDirectory.from_config(config)
     head = script.get_current_head()

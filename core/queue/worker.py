@@ -72,6 +72,7 @@ class Worker:
         self._stop = threading.Event()
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self._beat: _Heartbeat | None = None  # one heartbeat thread while `run` runs
 
     # ---- running -----------------------------------------------------------------------
     def run(self, until_empty: bool = False) -> WorkerStats:
@@ -79,14 +80,20 @@ class Worker:
         stats = WorkerStats()
         self.recover()
         last_recovery = time.monotonic()
-        while not self._stop.is_set():
-            if not self.run_one(stats):
-                if until_empty and not self.jobs.counts()["running"]:
-                    break
-                if time.monotonic() - last_recovery > RECOVER_EVERY_S:
-                    self.recover()
-                    last_recovery = time.monotonic()
-                self._stop.wait(self.poll_s)
+        self._beat = _Heartbeat(self.jobs, self.name, self._cancel, self.heartbeat_s)
+        self._beat.start()
+        try:
+            while not self._stop.is_set():
+                if not self.run_one(stats):
+                    if until_empty and not self.jobs.counts()["running"]:
+                        break
+                    if time.monotonic() - last_recovery > RECOVER_EVERY_S:
+                        self.recover()
+                        last_recovery = time.monotonic()
+                    self._stop.wait(self.poll_s)
+        finally:
+            self._beat.stop()
+            self._beat = None
         return stats
 
     def start(self, until_empty: bool = False) -> threading.Thread:
@@ -128,8 +135,11 @@ class Worker:
         self._cancel.clear()
         if self._stop.is_set():
             self._cancel.set()
-        beat = _Heartbeat(self.jobs, job.id, self.name, self._cancel, self.heartbeat_s)
-        beat.start()
+        beat = self._beat
+        if beat is None:  # called on its own, not from `run`: a heartbeat for this job only
+            beat = _Heartbeat(self.jobs, self.name, self._cancel, self.heartbeat_s)
+            beat.start()
+        beat.watch(job.id)
         try:
             self._emit(self.events.job_started, job)
             outputs = self.generator.generate(
@@ -165,7 +175,9 @@ class Worker:
             stats.outputs += len(outputs)
             self._emit(self.events.job_done, job, outputs)
         finally:
-            beat.stop()
+            beat.watch(None)
+            if beat is not self._beat:
+                beat.stop()
         return True
 
     def _step_reporter(self, job: Job) -> Callable[[StepProgress], None] | None:
@@ -182,20 +194,18 @@ class Worker:
 
 
 class _Heartbeat:
-    """Marks the job alive every few seconds and turns a cancel request into the cancel event."""
+    """Marks the watched job alive every few seconds and turns a cancel request into the
+    cancel event. One thread serves a worker's jobs one after another (a thread per job cost
+    a few milliseconds a job to start)."""
 
     def __init__(
-        self, jobs: JobRepository, job_id: int, worker: str, cancel: threading.Event, every_s: float
+        self, jobs: JobRepository, worker: str, cancel: threading.Event, every_s: float
     ) -> None:
-        self.jobs, self.job_id, self.worker, self.cancel, self.every_s = (
-            jobs,
-            job_id,
-            worker,
-            cancel,
-            every_s,
-        )
+        self.jobs, self.worker, self.cancel, self.every_s = jobs, worker, cancel, every_s
+        self._job_id: int | None = None
+        self._lock = threading.Lock()  # a beat and a change of job never overlap
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{worker}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -204,10 +214,17 @@ class _Heartbeat:
         self._done.set()
         self._thread.join()
 
+    def watch(self, job_id: int | None) -> None:
+        with self._lock:
+            self._job_id = job_id
+
     def _run(self) -> None:
         while not self._done.wait(self.every_s):
-            try:
-                if self.jobs.heartbeat(self.job_id, self.worker):
-                    self.cancel.set()
-            except Exception:  # a busy database must not kill the job; try again next beat
-                traceback.print_exc(file=sys.stderr)
+            with self._lock:
+                if self._job_id is None:
+                    continue
+                try:
+                    if self.jobs.heartbeat(self._job_id, self.worker):
+                        self.cancel.set()
+                except Exception:  # a busy database must not kill the job; try again next beat
+                    traceback.print_exc(file=sys.stderr)

@@ -11,7 +11,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, text
 
 from core.errors import AtelierError
 from core.library import Library, default_home
-from core.library.database import MIGRATIONS_DIR, head_revision, open_database
+from core.library.database import MIGRATIONS_DIR, SHIPPED_HEAD, head_revision, open_database
 from core.library.schema import Base, is_managed_table
 
 
@@ -57,6 +57,24 @@ def test_database_uses_wal_foreign_keys_and_is_stamped_at_head(tmp_path: Path) -
             assert version == head_revision()
     finally:
         db.close()
+
+
+def test_a_library_at_head_opens_without_loading_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    assert head_revision() == SHIPPED_HEAD  # a new migration must move SHIPPED_HEAD too
+    open_database(tmp_path / "lib.sqlite").close()
+    script = (
+        "import sys; from core.library.database import open_database; "
+        f"open_database({str(tmp_path / 'lib.sqlite')!r}).close(); "
+        "print('alembic' in sys.modules)"
+    )
+    reopened = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert reopened.stdout.strip() == "False", reopened.stderr
+    fresh = script.replace("lib.sqlite", "new.sqlite")  # a new file still gets migrated
+    created = subprocess.run([sys.executable, "-c", fresh], capture_output=True, text=True)
+    assert created.stdout.strip() == "True", created.stderr
 
 
 def test_a_new_database_is_not_backed_up_and_reopening_makes_no_backup(tmp_path: Path) -> None:
