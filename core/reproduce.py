@@ -68,6 +68,21 @@ class ReproduceReport:
             "new_output_id": self.new_output_id,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReproduceReport:
+        """The inverse of `to_dict` (an exact report's infinite PSNR comes back as None)."""
+        return cls(
+            output_id=int(data["output_id"]),
+            status=str(data["status"]),
+            psnr=data.get("psnr"),
+            differences=[
+                Difference(d["field"], d.get("recorded"), d.get("current"))
+                for d in data.get("differences", [])
+            ],
+            notes=list(data.get("notes", [])),
+            new_output_id=data.get("new_output_id"),
+        )
+
     def differ(self, name: str, recorded: Any, current: Any) -> None:
         self.differences.append(Difference(name, recorded, current))
 

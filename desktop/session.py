@@ -2,12 +2,15 @@
 
 The queue's jobs run in a worker *process* (`core.queue.worker_process`), started after the
 window is on screen (`start_worker`): loading a model holds Python's GIL for long stretches, and
-in this process that froze the window. Only "reproduce and verify" builds an engine here, in a
-pool thread, when the user asks for it.
+in this process that froze the window. For the same reason "reproduce and verify" runs
+`atelier reproduce ID --json` in a process of its own: this process never imports torch.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +18,10 @@ from desktop.bridge import WorkerBridge
 from desktop.settings import Preferences
 
 if TYPE_CHECKING:
-    from core.generation import Generator
     from core.library import Library
     from core.queue.jobs import Job
     from core.queue.worker_process import WorkerProcess
+    from core.reproduce import ReproduceReport
     from core.request import GenerationRequest
 
 
@@ -30,7 +33,6 @@ class Session:
         self.prefs = prefs
         self.jobs = JobRepository(library.db.session_factory)
         self.bridge = WorkerBridge()
-        self._generator: Generator | None = None
         self._worker: WorkerProcess | None = None
 
     @property
@@ -38,15 +40,6 @@ class Session:
         return self.library.home
 
     # ---- the worker ------------------------------------------------------------------------
-    def generator(self) -> Generator:
-        """An engine in this process, for reproduce-and-verify (queued jobs run in the worker)."""
-        if self._generator is None:
-            from core.engine.runner import Engine
-            from core.generation import Generator
-
-            self._generator = Generator(self.library, Engine())
-        return self._generator
-
     def start_worker(self, poll_s: float = 0.3) -> None:
         if self._worker is not None:
             return
@@ -73,6 +66,22 @@ class Session:
     def close(self) -> None:
         self.stop_worker()
         self.library.close()
+
+    # ---- reproduce -------------------------------------------------------------------------
+    def reproduce(self, output_id: int) -> ReproduceReport:
+        """Run output `output_id` again in a process of its own (blocking: call it off the GUI
+        thread) and return its report. A crash or unreadable answer raises RuntimeError."""
+        from core.reproduce import ReproduceReport
+
+        command = [sys.executable, "-m", "core.cli.main", "--home", str(self.home)]
+        command += ["reproduce", str(output_id), "--json"]
+        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        try:
+            reports = json.loads(done.stdout)
+            return ReproduceReport.from_dict(reports[0])
+        except (ValueError, LookupError, TypeError):
+            lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+            raise RuntimeError(lines[-1]) from None
 
     # ---- queueing --------------------------------------------------------------------------
     def queue(

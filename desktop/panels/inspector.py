@@ -159,14 +159,11 @@ class InspectorPanel(QWidget):
     def reproduce(self) -> None:
         if self.output is None:
             return
-        from core.reproduce import reproduce_output
-
-        output_id, library = self.output.id, self.session.library
-        generator = self.session.generator()
+        output_id, session = self.output.id, self.session
         self.verdict.setText(f"reproducing output #{output_id}...")
         self.buttons["Reproduce & verify"].setEnabled(False)
         run_in_background(
-            lambda: reproduce_output(library, generator, output_id),
+            lambda: session.reproduce(output_id),
             self._reproduced,
             self._reproduce_failed,
         )

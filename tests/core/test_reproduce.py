@@ -14,7 +14,7 @@ from core.cli.cmd_reproduce import add_parser, run
 from core.generation import GeneratedOutput, Generator
 from core.library import Library
 from core.models.demo import demo_model_path
-from core.reproduce import reproduce_output, select_outputs
+from core.reproduce import ReproduceReport, reproduce_output, select_outputs
 from core.request import GenerationRequest, LoraRef
 
 PROMPT = "a red circle on a blue background"
@@ -156,6 +156,9 @@ def test_changed_unet_weights_are_named_as_the_cause(generator: Generator, tmp_p
     components = [f for f in fields if f.startswith("models.base.components.")]
     assert components == ["models.base.components.unet"]  # not the VAE or the text encoder
     assert any("weights changed" in note for note in report.notes)
+    # the window reads this report back from `atelier reproduce --json` in another process
+    again = ReproduceReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert again.to_dict() == report.to_dict() and again.differences == report.differences
 
 
 def test_another_thread_count_is_listed_as_the_difference(generator: Generator) -> None:

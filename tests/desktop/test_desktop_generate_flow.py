@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from desktop_helpers import fill_demo
 from PySide6.QtCore import Qt
 
@@ -46,6 +47,9 @@ def test_generate_queue_gallery_inspector_reproduce(running_window: MainWindow, 
     report = verified.args[0]
     assert report.status == "exact", report.to_dict()
     assert "exact" in window.inspector.verdict.text()
+    # it ran in a process of its own; one that fails says why
+    with pytest.raises(RuntimeError, match="no output 99999 in this library"):
+        window.session.reproduce(99999)
 
     # use these settings fills the generate panel from the record
     window.generate.prompt.setPlainText("something else")

@@ -32,15 +32,23 @@ def start(home: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def outputs_in(home: Path) -> int:
+def count(home: Path, sql: str) -> int:
     db = home / "library.sqlite"
     if not db.exists():
         return 0
     with sqlite3.connect(db, timeout=30) as conn:
         try:
-            return int(conn.execute("SELECT count(*) FROM outputs").fetchone()[0])
+            return int(conn.execute(sql).fetchone()[0])
         except sqlite3.OperationalError:
             return 0
+
+
+def outputs_in(home: Path) -> int:
+    return count(home, "SELECT count(*) FROM outputs")
+
+
+def running_jobs(home: Path) -> int:
+    return count(home, "SELECT count(*) FROM jobs WHERE status = 'running'")
 
 
 def wait_for(condition: object, timeout: float = 120.0) -> None:
@@ -68,7 +76,8 @@ def test_a_batch_killed_halfway_finishes_exactly_once(tmp_path: Path, init_png: 
         home, "batch", str(src), "--task", "img2img", *options, "--strength", "1.0",
         "--out", str(out), "--run",
     )  # fmt: skip
-    wait_for(lambda: outputs_in(home) >= 2)
+    # Killed in the middle of a job, not in the moment between one job and the next.
+    wait_for(lambda: outputs_in(home) >= 2 and running_jobs(home) == 1)
     batch.send_signal(signal.SIGKILL)
     batch.wait(30)
     assert outputs_in(home) < 6, "the batch finished before it could be killed"
