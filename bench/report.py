@@ -30,7 +30,9 @@ generator, worker: a job is queued, claimed, run, written as a PNG with its reco
 committed) and a **bare** process (`StableDiffusionPipeline.from_pretrained(folder,
 local_files_only=True, safety_checker=None, ...)`, same prompt, steps, guidance, size,
 scheduler and CPU seed, `output_type="pil"`, nothing written). Both set
-`OMP_WAIT_POLICY=PASSIVE` as the app does; one is idle while the other works.
+`OMP_WAIT_POLICY=PASSIVE` as the app does; one is idle while the other works. Every case's
+library file is created before its processes start (as the app's first start does once), so
+they open an existing library, as a worker or a window usually does.
 
 - **overhead_small / overhead_sd15**: per-image time ratio app / bare, alternating image by
   image (ABBA) after a warm-up image on each side; the images must be pixel-identical
@@ -38,8 +40,9 @@ scheduler and CPU seed, `output_type="pil"`, nothing written). Both set
   published SD 1.5 configs with random weights (UNet 320/640/1280/1280, cross-attention 768,
   head dim 8; VAE 128/256/512/512; CLIP text encoder 768 x 12 layers) into
   `bench/.cache/sd15-random` and used through the app as a model path. On a CPU one 512x512
-  step of it takes tens of seconds, so this case uses **2 steps and 1 measured image per
-  side** (after a 64x64 warm-up) to fit the time budget.
+  step of it takes tens of seconds, so this case uses **2 steps and 2 measured images per
+  side** (app first, then bare first; after a 512x512 warm-up on each side) to fit the time
+  budget.
 - **switch**: on one model, the first switch text2img -> img2img -> inpaint (the run's
   `load_s`: cache lookup and `from_pipe`) versus loading that pipeline class anew with
   `from_pretrained`. **switch_second_model**: back to the first model after a second one
@@ -57,9 +60,9 @@ scheduler and CPU seed, `output_type="pil"`, nothing written). Both set
   `History.search(HistoryFilter(...))`; the value is the worst p95 (each query's p50/p95 in
   `details.queries`).
 - **gui_stall_ms**: the real window (`desktop.app.create_window`, Qt offscreen) with its
-  worker; a 5 ms precise QTimer records event-loop gaps while demo jobs queued through the
-  window's session run; value: the longest gap minus 5 ms (the first job loads the model:
-  `details.cold_job_stall_ms`, the others `warm_jobs_stall_ms`).
+  worker process; a 5 ms precise QTimer records event-loop gaps while demo jobs queued
+  through the window's session run; value: the longest gap minus 5 ms (the first job loads
+  the model: `details.cold_job_stall_ms`, the others `warm_jobs_stall_ms`).
 - **gui_start_s**: process start of the `atelier` entry point (`desktop.entry.main`) to the
   main window's first paint (an application event filter prints a marker), median of 5.
 - **help_s**: `atelier --help` wall time, median of 7.

@@ -14,6 +14,9 @@ Four stages, each cached under `--work` (so a stage can be re-run alone with `--
 4. unet: a UNet2DConditionModel on VAE latents with the text encoder frozen: v-prediction, cosine
    schedule, min-SNR-5 weighting, EMA, 10% caption dropout for classifier-free guidance.
 
+Then the folder is exported; with `--refine-steps N` a fifth stage goes on training its UNet at
+a low learning rate and writes it back (`--from refine` runs only that, on an existing `--out`).
+
 Everything is seeded and runs on the threads given (`--threads`, default 2): the same seed,
 torch version and thread count give the same weights. On this project's 2-core machine the
 whole run takes about 50 minutes. `--device cuda` runs the VAE and UNet stages on a GPU (not
@@ -365,21 +368,41 @@ def train_unet(args: argparse.Namespace, tokenizer: Any, encoder: Any, vae: Any,
     latents, scenes = encode_latents(args, vae, work)
     torch.manual_seed(args.seed + 3)
     unet = build_unet().to(args.device)
+    log(f"unet parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M")
+    data = (tokenizer, encoder, latents, scenes)
+    schedule = (args.unet_steps, args.unet_lr, 200, 0.1)
+    return fit_unet(args, unet, data, schedule, args.seed + 31, work / "unet", "unet")
+
+
+def fit_unet(
+    args: argparse.Namespace,
+    unet: Any,
+    data: tuple[Any, Any, torch.Tensor, list[shapes.Scene]],
+    schedule: tuple[int, float, int, float],
+    seed: int,
+    save_to: Path,
+    stage: str,
+) -> Any:
+    """Train `unet` on (tokenizer, frozen text encoder, latents, scenes); return its EMA copy.
+
+    `schedule` is (steps, peak learning rate, warm-up steps, floor): linear warm-up, then a
+    cosine from the peak down to `floor` times the peak.
+    """
+    tokenizer, encoder, latents, scenes = data
+    steps, peak, warmup, floor = schedule
     ema = build_unet().to(args.device)
     ema.load_state_dict(unet.state_dict())
     ema.requires_grad_(False)
-    log(f"unet parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M")
     sched = noise_schedule()
     alphas = sched.alphas_cumprod.to(args.device)
-    opt = torch.optim.AdamW(unet.parameters(), lr=args.unet_lr, weight_decay=0.01)
-    rng = np.random.default_rng(args.seed + 31)
+    opt = torch.optim.AdamW(unet.parameters(), lr=peak, weight_decay=0.01)
+    rng = np.random.default_rng(seed)
     encoder.requires_grad_(False)
     cache: dict[str, torch.Tensor] = {}
-    steps = args.unet_steps
     start = time.time()
     for step in range(steps):
-        warm = min(1.0, (step + 1) / 200)
-        lr = args.unet_lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        warm = min(1.0, (step + 1) / warmup)
+        lr = peak * warm * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / steps)))
         for group in opt.param_groups:
             group["lr"] = lr
         index = rng.integers(len(latents), size=args.unet_batch)
@@ -411,13 +434,38 @@ def train_unet(args: argparse.Namespace, tokenizer: Any, encoder: Any, vae: Any,
         if step % 100 == 0 or step == steps - 1:
             elapsed = time.time() - start
             log(
-                f"unet {step}/{steps} loss {loss.item():.4f} lr {lr:.2e} "
+                f"{stage} {step}/{steps} loss {loss.item():.4f} lr {lr:.2e} "
                 f"({elapsed:.0f} s, {elapsed / (step + 1):.2f} s/step)"
             )
         if step > 0 and step % 1000 == 0:
-            ema.save_pretrained(work / "unet")
-    ema.save_pretrained(work / "unet")
+            ema.save_pretrained(save_to)
+    ema.save_pretrained(save_to)
     return ema
+
+
+def refine_unet(args: argparse.Namespace, tokenizer: Any) -> None:
+    """Stage 5: go on training the exported UNet at a low learning rate, and export it again.
+
+    It starts from the `--out` folder (float16 weights, read as float32), not from `--work`, so
+    it can be run again on a shipped model: the same seed and thread count give the same result.
+    """
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    out = args.out
+    encoder = CLIPTextModel.from_pretrained(out / "text_encoder", dtype=torch.float32).eval()
+    vae = AutoencoderKL.from_pretrained(out / "vae", torch_dtype=torch.float32).eval()
+    vae.requires_grad_(False)
+    latents, scenes = encode_latents(args, vae, args.work)
+    unet = UNet2DConditionModel.from_pretrained(out / "unet", torch_dtype=torch.float32)
+    unet = unet.to(args.device).train()
+    data = (tokenizer, encoder, latents, scenes)
+    schedule = (args.refine_steps, args.refine_lr, 50, 0.0)
+    ema = fit_unet(args, unet, data, schedule, args.seed + 41, args.work / "unet-refined", "refine")
+    ema.register_to_config(_name_or_path="unet")
+    shutil.rmtree(out / "unet")
+    ema.to(torch.float16).save_pretrained(out / "unet", safe_serialization=True)
+    log(f"wrote {out / 'unet'} (refined {args.refine_steps} steps)")
 
 
 # ---- export ---------------------------------------------------------------------------------
@@ -473,7 +521,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--from",
         dest="start",
-        choices=["text", "vae", "unet", "export"],
+        choices=["text", "vae", "unet", "export", "refine"],
         default="text",
     )
     parser.add_argument("--vae-steps", type=int, default=1500)
@@ -487,6 +535,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unet-images", type=int, default=30000)
     parser.add_argument("--unet-lr", type=float, default=5e-4)
     parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--refine-steps", type=int, default=0)
+    parser.add_argument("--refine-lr", type=float, default=1e-4)
     args = parser.parse_args(argv)
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
@@ -505,8 +555,11 @@ def _run(args: argparse.Namespace) -> None:
     from transformers import CLIPTextModel
 
     tokenizer = build_tokenizer(args.work / "tokenizer")
-    order = ["text", "vae", "unet", "export"]
+    order = ["text", "vae", "unet", "export", "refine"]
     begin = order.index(args.start)
+    if begin == 4:
+        refine_unet(args, tokenizer)
+        return
     encoder = (
         train_text(args, tokenizer, args.work)
         if begin <= 0
@@ -526,6 +579,8 @@ def _run(args: argparse.Namespace) -> None:
     # A fresh tokenizer: the one used in training has padding and truncation switched on, and
     # would save them into tokenizer.json.
     export(args.work, args.out, build_tokenizer(args.work / "tokenizer"))
+    if args.refine_steps > 0:
+        refine_unet(args, tokenizer)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The training script that made demo:sd still runs, end to end, and is reproducible from its
-seed: two tiny runs (a few steps per stage) give byte-identical diffusers folders, which the app
-loads and runs like any model folder."""
+seed: two tiny runs (a few steps per stage, the refine stage included) give byte-identical
+diffusers folders, which the app loads and runs like any model folder."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ TINY = [
     "--vae-steps", "2", "--vae-batch", "4", "--vae-images", "32",
     "--text-steps", "2",
     "--unet-steps", "2", "--unet-batch", "4", "--unet-images", "32",
+    "--refine-steps", "2",
 ]  # fmt: skip
 
 
@@ -36,6 +37,7 @@ def test_two_tiny_runs_with_one_seed_are_identical_and_load(tmp_path: Path) -> N
         outs.append(out)
     first, second = (_files(o) for o in outs)
     assert "unet/diffusion_pytorch_model.safetensors" in first
+    assert (tmp_path / "work-a" / "unet-refined").is_dir()  # the refine stage ran on the export
     assert first == second
     with Library.open(tmp_path / "home") as library:
         request = GenerationRequest("text2img", str(outs[0]), "a red circle", steps=2)
