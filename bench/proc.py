@@ -189,7 +189,9 @@ class BareSide:
 class Proc:
     """The parent's handle on a benchmark worker process."""
 
-    def __init__(self, side: str, home: Path | None = None) -> None:
+    def __init__(
+        self, side: str, home: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
         import subprocess
 
         from bench.common import bench_env
@@ -203,7 +205,7 @@ class Proc:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env=bench_env(),
+            env={**bench_env(), **(env or {})},
             cwd=str(Path(__file__).resolve().parent.parent),
         )
         self.started = self._read()

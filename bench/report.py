@@ -18,7 +18,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 ORDER = (
     "overhead_small", "overhead_sd15", "switch", "switch_second_model", "switch_memory_mb",
     "queue_throughput", "queue_fixed_ms", "history_p95_ms", "history_p50_ms", "gui_stall_ms",
-    "gui_start_s", "help_s", "rss_demo_mb", "rss_sd15_mb",
+    "gui_start_s", "help_s", "rss_demo_mb", "rss_sd15_mb", "omp_passive_small",
 )  # fmt: skip
 
 METHOD = """\
@@ -66,6 +66,10 @@ they open an existing library, as a worker or a window usually does.
 - **gui_start_s**: process start of the `atelier` entry point (`desktop.entry.main`) to the
   main window's first paint (an application event filter prints a marker), median of 5.
 - **help_s**: `atelier --help` wall time, median of 7.
+- **omp_passive_small** (informational): two bare processes on demo:sd at 64x64, one with
+  `OMP_WAIT_POLICY=PASSIVE` (what `core` sets) and one with OpenMP's default (threads spin a
+  while before they sleep), interleaved, alone and then beside a process that keeps one core
+  busy; the value is passive / default alone.
 - **rss_demo_mb / rss_sd15_mb**: peak RSS (`ru_maxrss`) of the app worker process after its
   jobs, versus the bare process for the same images.
 """

@@ -32,6 +32,12 @@ def _overhead_small(quick: bool, shared: dict[str, Any]) -> list[Case]:
     return [case]
 
 
+def _omp(quick: bool, shared: dict[str, Any]) -> list[Case]:
+    from bench.omp_wait import omp_passive_small
+
+    return [omp_passive_small(quick)]
+
+
 def _overhead_sd15(quick: bool, shared: dict[str, Any]) -> list[Case]:
     from bench.overhead import overhead_sd15
 
@@ -97,6 +103,7 @@ GROUPS = (
     Group(("queue_throughput", "queue_fixed_ms"), _queue),
     Group(("switch", "switch_second_model", "switch_memory_mb"), _switch),
     Group(("gui_stall_ms",), _gui_stall),
+    Group(("omp_passive_small",), _omp),
     Group(("overhead_sd15",), _overhead_sd15),
     Group(("rss_sd15_mb",), _rss_sd15),
 )
