@@ -538,6 +538,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--refine-steps", type=int, default=0)
     parser.add_argument("--refine-lr", type=float, default=1e-4)
     args = parser.parse_args(argv)
+    if args.start == "refine":
+        if args.refine_steps < 1:
+            parser.error("--from refine needs --refine-steps N (N >= 1)")
+        if not (args.out / "unet" / "config.json").is_file():
+            parser.error(f"--from refine: {args.out} is not an exported model folder (no unet/)")
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:

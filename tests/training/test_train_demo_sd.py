@@ -43,3 +43,19 @@ def test_two_tiny_runs_with_one_seed_are_identical_and_load(tmp_path: Path) -> N
         request = GenerationRequest("text2img", str(outs[0]), "a red circle", steps=2)
         [image] = Generator(library).generate(request)
         assert Path(image.path).is_file()
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--refine-steps", "2"], "is not an exported model folder"),
+        ([], "--from refine needs --refine-steps N"),
+    ],
+)
+def test_refine_without_a_model_or_steps_says_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], says: str
+) -> None:
+    argv = ["--from", "refine", "--out", str(tmp_path / "none"), "--work", str(tmp_path / "w")]
+    with pytest.raises(SystemExit):
+        train_demo_sd.main([*argv, *extra])
+    assert says in capsys.readouterr().err
