@@ -27,14 +27,17 @@ def compare(
     identical = True
     with fresh_home(name) as home, Proc("app", home) as app, Proc("bare") as bare:
         log(f"{name}: warm-up (loads the model on both sides)")
-        app.call("run", spec=warm_spec, seed=1)
-        bare.call("run", spec=warm_spec, seed=1)
+        threads = app.call("run", spec=warm_spec, seed=1)["threads"]
+        # The bare script runs with the thread count the app chose for the same request.
+        bare_spec = {**spec, "threads": threads}
+        bare.call("run", spec={**warm_spec, "threads": threads}, seed=1)
         for i in range(pairs):
             seed = 1000 + i
             order = (app, bare) if i % 2 == 0 else (bare, app)
             got: dict[str, dict[str, Any]] = {}
             for side in order:
-                got[side.side] = side.call("run", spec=spec, seed=seed)
+                side_spec = spec if side is app else bare_spec
+                got[side.side] = side.call("run", spec=side_spec, seed=seed)
             app_s.append(got["app"]["seconds"])
             bare_s.append(got["bare"]["seconds"])
             identical = identical and got["app"]["pixels"] == got["bare"]["pixels"]
@@ -51,7 +54,8 @@ def compare(
         median(bare_s),
         ratio <= TARGET_RATIO,
         note=(
-            f"{label}, {size}, {spec['steps']} steps, cfg {spec['cfg_scale']}; "
+            f"{label}, {size}, {spec['steps']} steps, cfg {spec['cfg_scale']}, "
+            f"{threads} thread(s) on both sides; "
             f"median of {pairs} interleaved images per side; baseline = bare diffusers s/image"
         ),
         details={
@@ -61,6 +65,7 @@ def compare(
             "app_s": app_s,
             "bare_s": bare_s,
             "pixel_identical": identical,
+            "threads": threads,
             "app_peak_rss_mb": rss["peak_mb"],
             "bare_peak_rss_mb": bare_rss["peak_mb"],
         },

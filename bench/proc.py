@@ -71,7 +71,9 @@ class AppSide:
         seconds = time.perf_counter() - started
         if stats.done != 1:
             raise RuntimeError(f"job {job.id} did not finish: {stats}")
-        return {"seconds": seconds, "pixels": self._pixels(job.id)}
+        row = self._run_row(job.id)
+        threads = json.loads(row[2])["threads"] if row else None
+        return {"seconds": seconds, "pixels": self._pixels(job.id), "threads": threads}
 
     def queue(self, spec: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
         from core.queue.jobs import NewJob
@@ -81,21 +83,17 @@ class AppSide:
         return {"seconds": time.perf_counter() - started}
 
     def drain(self, count: int) -> dict[str, Any]:
-        """Run up to `count` queued jobs one by one; per job: wall time and engine time."""
-        from core.queue.worker import WorkerStats
-
-        seconds: list[float] = []
-        ids: list[int] = []
-        for _ in range(count):
-            stats = WorkerStats()
-            started = time.perf_counter()
-            if not self.worker.run_one(stats):
-                break
-            seconds.append(time.perf_counter() - started)
-            if stats.done != 1:
-                raise RuntimeError(f"a job did not finish: {stats}")
-            ids.extend(stats.job_ids)
-        return {"seconds": seconds, "engine_s": [self._engine_s(i) for i in ids]}
+        """Run up to `count` queued jobs as `atelier queue run` does (`Worker.run`); per job:
+        the time since the job before it was done, and its engine time."""
+        finished: list[float] = []
+        self.worker.events.job_done = lambda job, outputs: finished.append(time.perf_counter())
+        started = time.perf_counter()
+        stats = self.worker.run(until_empty=True, limit=count)
+        self.worker.events.job_done = None
+        if stats.done != len(stats.job_ids):
+            raise RuntimeError(f"a job did not finish: {stats}")
+        seconds = [b - a for a, b in zip([started, *finished], finished, strict=False)]
+        return {"seconds": seconds, "engine_s": [self._engine_s(i) for i in stats.job_ids]}
 
     def _run_row(self, job_id: int) -> Any:
         from sqlalchemy import select
@@ -104,7 +102,7 @@ class AppSide:
 
         with self.library.db.session_factory() as s:
             return s.execute(
-                select(RunRow.timings_json, OutputRow.pixel_sha256)
+                select(RunRow.timings_json, OutputRow.pixel_sha256, RunRow.request_json)
                 .join(OutputRow, OutputRow.run_id == RunRow.id)
                 .where(RunRow.job_id == job_id)
             ).first()
@@ -151,6 +149,8 @@ class BareSide:
     def _image(self, spec: dict[str, Any], seed: int) -> Any:
         import torch
 
+        if spec.get("threads"):  # the count the app resolved for the same request
+            torch.set_num_threads(spec["threads"])
         pipe = self._pipe(spec)
         if spec.get("scheduler") not in (None, "default"):
             from core.engine.schedulers import make_scheduler

@@ -27,20 +27,25 @@ def queue_throughput(quick: bool) -> list[Case]:
     engine_s: list[float] = []
     bare_s: list[float] = []
     with fresh_home("queue") as home, Proc("app", home) as app, Proc("bare") as bare:
-        app.call("run", spec=spec, seed=1)  # warm-up: model loaded, first-call costs paid
-        bare.call("run", spec=spec, seed=1)
+        # Warm-up: model loaded, first-call costs paid; the bare loop uses the app's thread count.
+        threads = app.call("run", spec=spec, seed=1)["threads"]
+        bare_spec = {**spec, "threads": threads}
+        bare.call("run", spec=bare_spec, seed=1)
         queued = app.call("queue", spec=spec, seeds=list(range(2000, 2000 + jobs)))
         for r in range(rounds):
             seeds = list(range(2000 + r * per_round, 2000 + (r + 1) * per_round))
             drained = app.call("drain", count=per_round)
             app_s += drained["seconds"]
             engine_s += drained["engine_s"]
-            bare_s += bare.call("loop", spec=spec, seeds=seeds)["seconds"]
+            bare_s += bare.call("loop", spec=bare_spec, seeds=seeds)["seconds"]
             log(f"queue_throughput: round {r + 1}/{rounds}: {len(app_s)} jobs")
     app_ips = len(app_s) / sum(app_s)
     bare_ips = len(bare_s) / sum(bare_s)
     fixed_ms = [1000 * (w - e) for w, e in zip(app_s, engine_s, strict=True)]
-    note = f"{jobs} jobs, demo:sd 64x64, {steps} steps; {rounds} alternating rounds"
+    note = (
+        f"{jobs} jobs, demo:sd 64x64, {steps} steps, {threads} thread(s); "
+        f"{rounds} alternating rounds"
+    )
     throughput = Case(
         "queue_throughput",
         app_ips,

@@ -36,7 +36,10 @@ they open an existing library, as a worker or a window usually does.
 
 - **overhead_small / overhead_sd15**: per-image time ratio app / bare, alternating image by
   image (ABBA) after a warm-up image on each side; the images must be pixel-identical
-  (`details.pixel_identical`). The SD 1.5-sized model (`bench/sd15.py`) is built from the
+  (`details.pixel_identical`). Each app image is one job queued and run to the end, its write
+  included. The bare side runs with
+  the torch thread count the app resolved for the same request (`details.threads`: one below
+  256x256 on the CPU). The SD 1.5-sized model (`bench/sd15.py`) is built from the
   published SD 1.5 configs with random weights (UNet 320/640/1280/1280, cross-attention 768,
   head dim 8; VAE 128/256/512/512; CLIP text encoder 768 x 12 layers) into
   `bench/.cache/sd15-random` and used through the app as a model path. On a CPU one 512x512
@@ -49,9 +52,11 @@ they open an existing library, as a worker or a window usually does.
   (LRU cache of two) versus the first model's cold load. **switch_memory_mb**: RSS added by
   the img2img and inpaint pipelines on the loaded model versus one pipeline loaded anew.
 - **queue_throughput**: 200 jobs queued at once on demo:sd (64x64, 4 steps), drained in 10
-  rounds alternating with rounds of the bare loop over the same seeds; images per second.
-  **queue_fixed_ms**: per job, wall time minus the engine's own `total_s` (claim, progress,
-  PNG + record, store write, the run's transaction); median.
+  rounds (`Worker.run(until_empty=True, limit=20)`, as `atelier queue run` runs them)
+  alternating with rounds of the bare loop over the same seeds, at the app's thread count;
+  images per second. **queue_fixed_ms**: per job, the time since the job before it was done
+  minus the engine's own `total_s` (claim, resolve, progress, PNG + record, store write, the
+  run's transaction); median.
 - **history_p95_ms**: a library made by `Library.open` (real schema, indexes and FTS
   triggers) filled with 100,000 outputs by SQL `executemany` (records ~2 kB), then 30 calls
   each of: the gallery's first page (`runs.list_outputs(limit=100)`), a deep page (random
@@ -66,10 +71,11 @@ they open an existing library, as a worker or a window usually does.
 - **gui_start_s**: process start of the `atelier` entry point (`desktop.entry.main`) to the
   main window's first paint (an application event filter prints a marker), median of 5.
 - **help_s**: `atelier --help` wall time, median of 7.
-- **omp_passive_small** (informational): two bare processes on demo:sd at 64x64, one with
-  `OMP_WAIT_POLICY=PASSIVE` (what `core` sets) and one with OpenMP's default (threads spin a
-  while before they sleep), interleaved, alone and then beside a process that keeps one core
-  busy; the value is passive / default alone.
+- **omp_passive_small** (informational): two bare processes on demo:sd at 64x64 with
+  torch's default thread count (two here; the app uses one at this size since 2026-12-03),
+  one with `OMP_WAIT_POLICY=PASSIVE` (what `core` sets) and one with OpenMP's default
+  (threads spin a while before they sleep), interleaved, alone and then beside a process
+  that keeps one core busy; the value is passive / default alone.
 - **rss_demo_mb / rss_sd15_mb**: peak RSS (`ru_maxrss`) of the app worker process after its
   jobs, versus the bare process for the same images.
 """

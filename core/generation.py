@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.engine.device import current_threads, select_device, select_dtype
+from core.engine.device import default_threads, select_device, select_dtype
 from core.engine.pipelines import check_task
 from core.engine.runner import Engine, EngineInputs, EngineResult, ProgressCallback
 from core.engine.schedulers import check_scheduler
@@ -304,7 +304,6 @@ def _resolve_defaults(
         "scheduler": request.scheduler or str(defaults["scheduler"]),
         "device": device,
         "dtype": select_dtype(device, request.dtype),
-        "threads": request.threads or current_threads(),
     }
     check_scheduler(changes["scheduler"])
     init = inputs.get("init_image")
@@ -321,7 +320,21 @@ def _resolve_defaults(
         changes["height"] = request.height or int(defaults.get("height", 512))
     for name, inp in inputs.items():
         changes[name] = inp.ref
+    changes["threads"] = request.threads or default_threads(
+        device, _output_pixels(request, changes, init)
+    )
     return request.replace(**changes)
+
+
+def _output_pixels(
+    request: GenerationRequest, changes: dict[str, Any], init: LoadedInput | None
+) -> int:
+    """How many pixels a run makes, all images of a batch together (upscale: 4x each side)."""
+    if request.task == "upscale":  # an upscale without an input fails its own check later
+        each = init.image.width * init.image.height * 16 if init is not None else 512 * 512
+    else:
+        each = int(changes["width"]) * int(changes["height"])
+    return each * max(1, request.batch_size)
 
 
 def _fit_inputs(

@@ -166,7 +166,11 @@ def add_generate_options(
     p.add_argument("--batch-size", type=int, default=1, help="images per pipeline call")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best there is)")
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"))
-    p.add_argument("--threads", type=int, help="torch CPU threads (recorded; results depend on it)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: 1 below 256x256 on the CPU, else torch's own; recorded)",
+    )
     p.add_argument("--attention-slicing", action="store_true")
     p.add_argument("--vae-tiling", action="store_true")
     p.add_argument("--cpu-offload", action="store_true")

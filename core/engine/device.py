@@ -48,6 +48,21 @@ def current_threads() -> int:
     return int(torch.get_num_threads())
 
 
+# Below this many output pixels (all images of a batch together) a CPU run gets one thread. At
+# such sizes torch has little work to split, and a second thread mostly waits: waking a sleeping
+# OpenMP thread (core sets OMP_WAIT_POLICY=PASSIVE) costs more than it saves. Measured here, the
+# demo model at 8 steps, s/image with one and two threads: 64 px 0.20 / 0.54, 128 px 0.45 /
+# 0.66, 256 px 1.74 / 1.51 (bench/findings.md).
+ONE_THREAD_BELOW_PIXELS = 256 * 256
+
+
+def default_threads(device: str, pixels: int) -> int:
+    """The thread count a request gets when it names none: one for small CPU work, else torch's."""
+    if device == "cpu" and pixels < ONE_THREAD_BELOW_PIXELS:
+        return 1
+    return current_threads()
+
+
 @contextmanager
 def thread_count(threads: int) -> Iterator[None]:
     """Run with exactly `threads` torch threads (results depend on it), then restore."""

@@ -55,6 +55,23 @@ class LoadedModel:
     base_scheduler_config: Any
     base_scheduler_class: Any
     pipelines: dict[str, Any] = field(default_factory=dict)
+    # One unused scheduler per name: a run gets a deep copy (about 0.25 ms) instead of a new
+    # one from the config (about 2.3 ms, mostly config checks).
+    scheduler_prototypes: dict[str, Any] = field(default_factory=dict)
+
+    def fresh_scheduler(self, name: str) -> Any:
+        """A new scheduler object `name` ("default": the model's own) for one run."""
+        import copy
+
+        if name not in self.scheduler_prototypes:
+            if name == "default":
+                made = self.base_scheduler_class.from_config(self.base_scheduler_config)
+            else:
+                from core.engine.schedulers import make_scheduler
+
+                made = make_scheduler(name, self.base_scheduler_config)
+            self.scheduler_prototypes[name] = made
+        return copy.deepcopy(self.scheduler_prototypes[name])
 
     def pipeline_for(self, task: str) -> Any:
         import diffusers

@@ -16,7 +16,6 @@ from core.engine import adapters
 from core.engine.device import cpu_generators, thread_count
 from core.engine.pipelines import LoadedModel, PipelineCache, check_task
 from core.engine.preview import latents_preview
-from core.engine.schedulers import make_scheduler
 from core.errors import BadInput, Cancelled, ModelError
 from core.models.resolve import ResolvedModel
 from core.request import GenerationRequest
@@ -290,10 +289,7 @@ def _depth_tensor(image: Any) -> Any:
 
 def _fresh_scheduler(request: GenerationRequest, loaded: LoadedModel) -> Any:
     """A new scheduler object per call: schedulers keep state, and from_pipe shares them."""
-    name = request.scheduler or "default"
-    if name == "default":
-        return loaded.base_scheduler_class.from_config(loaded.base_scheduler_config)
-    return make_scheduler(name, loaded.base_scheduler_config)
+    return loaded.fresh_scheduler(request.scheduler or "default")
 
 
 def _json_safe(value: Any) -> Any:

@@ -81,6 +81,8 @@ class RunRepository:
         )  # fmt: skip
         missing = set(new.parent_ids) - set(
             s.scalars(select(OutputRow.id).where(OutputRow.id.in_(new.parent_ids)))
+            if new.parent_ids
+            else ()
         )
         if missing:
             raise BadInput("parent_ids", f"no earlier output with id {min(missing)}")
@@ -94,7 +96,8 @@ class RunRepository:
         s.flush()
         for parent_id in dict.fromkeys(new.parent_ids):
             s.add(OutputParentRow(output_id=row.id, parent_id=parent_id))
-        s.flush()
+        if new.parent_ids:
+            s.flush()
         return row.id
 
     def delete_outputs(self, output_ids: Sequence[int]) -> list[str]:

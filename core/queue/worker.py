@@ -75,15 +75,16 @@ class Worker:
         self._beat: _Heartbeat | None = None  # one heartbeat thread while `run` runs
 
     # ---- running -----------------------------------------------------------------------
-    def run(self, until_empty: bool = False) -> WorkerStats:
-        """Run jobs until stopped (or, with `until_empty`, until none is left to run)."""
+    def run(self, until_empty: bool = False, limit: int | None = None) -> WorkerStats:
+        """Run jobs until stopped (or, with `until_empty`, until none is left to run; with
+        `limit`, after that many jobs)."""
         stats = WorkerStats()
         self.recover()
         last_recovery = time.monotonic()
         self._beat = _Heartbeat(self.jobs, self.name, self._cancel, self.heartbeat_s)
         self._beat.start()
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and (limit is None or len(stats.job_ids) < limit):
                 if not self.run_one(stats):
                     if until_empty and not self.jobs.counts()["running"]:
                         break

@@ -41,6 +41,9 @@ class SettingsDialog(QDialog):
         self.threads.setRange(0, 256)
         self.threads.setSpecialValueText(AUTO)
         self.threads.setValue(prefs.threads)
+        self.threads.setToolTip(
+            "auto: one torch thread below 256x256 pixels on the CPU, else torch's own count"
+        )
         self.output_folder = QLineEdit(prefs.output_folder)
         self.output_folder.setPlaceholderText("(only the library's store)")
         self.library_home = QLineEdit(prefs.library_home)

@@ -149,6 +149,23 @@ def test_thread_count_is_applied_and_recorded(generator: Generator) -> None:
     assert torch.get_num_threads() == before  # restored after the run
 
 
+def test_small_cpu_work_defaults_to_one_thread(generator: Generator) -> None:
+    """Below 256x256 pixels a CPU run gets one thread unless asked; the count is recorded."""
+    import torch
+
+    def threads(**kw: object) -> int | None:
+        return generator.prepare(_req("text2img", device="cpu", **kw)).request.threads
+
+    assert threads() == 1  # the demo model's native 64x64
+    assert threads(width=128, height=128) == 1
+    assert threads(width=256, height=256) == torch.get_num_threads()
+    assert threads(batch_size=16) == torch.get_num_threads()  # 16 images of 64x64: 256x256
+    assert threads(threads=2) == 2  # an explicit count always wins
+    [out] = generator.generate(_req("text2img", device="cpu"))
+    record = json.loads(generator.library.runs.get_output(out.output_id).record_json)  # type: ignore[union-attr]
+    assert record["request"]["threads"] == record["environment"]["threads"] == 1
+
+
 def test_defaults_come_from_the_model(generator: Generator) -> None:
     prepared = generator.prepare(GenerationRequest(task="text2img", model="demo:sd", prompt="x"))
     r = prepared.request

@@ -68,6 +68,23 @@ def test_a_failing_job_fails_alone_and_the_queue_goes_on(
     assert jobs.get(good.id).status == "done"  # type: ignore[union-attr]
 
 
+def test_a_job_that_cannot_be_written_fails_alone(
+    jobs: JobRepository, worker: Worker, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the output folder should be")
+    bad = jobs.add(NewJob(_request(), out_dir=str(blocker)))
+    good = jobs.add(NewJob(_request(seed=2), out_dir=str(tmp_path / "out")))
+    stats = worker.run(until_empty=True)
+    failed = jobs.get(bad.id)
+    assert failed is not None and failed.status == "failed"
+    assert str(blocker) in (failed.error_message or "")
+    assert jobs.get(good.id).status == "done"  # type: ignore[union-attr]
+    assert stats.done == 1 and stats.failed == 1
+    [output] = worker.library.runs.list_outputs()
+    assert Path(output.path).parent == tmp_path / "out" and Path(output.path).is_file()
+
+
 def test_pause_holds_the_queue_and_resume_releases_it(jobs: JobRepository, worker: Worker) -> None:
     job = jobs.add(NewJob(_request()))
     jobs.set_paused(True)
