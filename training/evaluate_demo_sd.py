@@ -3,7 +3,8 @@
     .venv/bin/python -m training.evaluate_demo_sd [--json docs/demo-sd-eval.json]
 
 Every prompt is held out from training: the eight held-out colour pairs, in the three held-out
-phrasings and three training phrasings, for every shape (192 prompts, one seed each). Each
+phrasings and three training phrasings, for every shape (192 prompts), each with three seeds
+(`--seeds N`; one seed set gives figures that move by about 2 points from set to set). Each
 image is read back by `training/judge.py`. Reported:
 
 - text2img at the model's default settings, and the same at guidance scale 1 (no
@@ -55,17 +56,39 @@ class Runner:
         return [np.asarray(g.image.convert("RGB")) for g in result.images]
 
 
-def text2img(runner: Runner, cfg: float | None, limit: int | None) -> dict[str, Any]:
+SEED_STRIDE = (
+    4000  # seed set k uses seeds base + i + seed_set * SEED_STRIDE (k = 0 is the first set)
+)
+
+
+def _seeded(items: list[Any], seeds: int) -> list[tuple[int, int, Any]]:
+    """(seed set, index, item) for every item in every seed set."""
+    return [(k, i, item) for k in range(seeds) for i, item in enumerate(items)]
+
+
+def _by_set(tallies: list[list[int]]) -> list[float]:
+    return [round(a / b, 3) for a, b in tallies]
+
+
+def text2img(runner: Runner, cfg: float | None, limit: int | None, seeds: int) -> dict[str, Any]:
     from core.request import GenerationRequest
 
     prompts = shapes.eval_prompts()[:limit]
     right = {"shape": 0, "colour": 0, "background": 0, "all": 0, "swapped": 0}
     by_pair: dict[str, list[int]] = {}
+    by_set = {"colour": [[0, 0] for _ in range(seeds)], "all": [[0, 0] for _ in range(seeds)]}
     examples: list[dict[str, Any]] = []
-    for i, (prompt, shape, colour, background) in enumerate(prompts):
-        request = GenerationRequest("text2img", MODEL, prompt, seed=1000 + i, cfg_scale=cfg)
+    for seed_set, i, (prompt, shape, colour, background) in _seeded(prompts, seeds):
+        seed = 1000 + i + seed_set * SEED_STRIDE
+        request = GenerationRequest("text2img", MODEL, prompt, seed=seed, cfg_scale=cfg)
         [image] = runner.images(request)
         v = judge(image)
+        for key, ok in (
+            ("colour", v.colour == colour),
+            ("all", (v.shape, v.colour, v.background) == (shape, colour, background)),
+        ):
+            by_set[key][seed_set][0] += ok
+            by_set[key][seed_set][1] += 1
         right["shape"] += v.shape == shape
         right["colour"] += v.colour == colour
         right["background"] += v.background == background
@@ -76,11 +99,14 @@ def text2img(runner: Runner, cfg: float | None, limit: int | None) -> dict[str, 
         tally[1] += 1
         if len(examples) < 8 and (v.shape, v.colour, v.background) != (shape, colour, background):
             examples.append({"prompt": prompt, "seen": [v.shape, v.colour, v.background]})
-    n = len(prompts)
+    n = len(prompts) * seeds
     pairs = {k: round(a / b, 3) for k, (a, b) in sorted(by_pair.items())}
     return {
         "n": n,
+        "seed_sets": seeds,
         **{k: round(v / n, 3) for k, v in right.items()},
+        "colour_by_seed_set": _by_set(by_set["colour"]),
+        "all_by_seed_set": _by_set(by_set["all"]),
         "all_by_pair": pairs,
         "misses": examples,
     }
@@ -99,19 +125,24 @@ def _edit_cases(limit: int | None) -> list[tuple[shapes.Scene, str]]:
     return cases[:limit]
 
 
-def img2img(runner: Runner, folder: Path, limit: int | None) -> dict[str, Any]:
+def img2img(runner: Runner, folder: Path, limit: int | None, seeds: int) -> dict[str, Any]:
     from PIL import Image
 
     from core.request import GenerationRequest
 
     right = {"colour": 0, "background": 0, "shape": 0, "place": 0, "all": 0}
     cases = _edit_cases(limit)
-    for i, (scene, new) in enumerate(cases):
+    for seed_set, i, (scene, new) in _seeded(cases, seeds):
         path = folder / f"init-{i}.png"
         Image.fromarray(shapes.render(scene)).save(path)
         prompt = shapes.caption(shapes.TRAIN_TEMPLATES[0], scene.shape, new, scene.background)
         request = GenerationRequest(
-            "img2img", MODEL, prompt, seed=2000 + i, init_image=str(path), strength=0.7
+            "img2img",
+            MODEL,
+            prompt,
+            seed=2000 + i + seed_set * SEED_STRIDE,
+            init_image=str(path),
+            strength=0.7,
         )
         [image] = runner.images(request)
         v = judge(image)
@@ -126,18 +157,18 @@ def img2img(runner: Runner, folder: Path, limit: int | None) -> dict[str, Any]:
         for k, ok in checks.items():
             right[k] += ok
         right["all"] += all(checks.values())
-    n = len(cases)
+    n = len(cases) * seeds
     return {"n": n, "strength": 0.7, **{k: round(v / n, 3) for k, v in right.items()}}
 
 
-def inpaint(runner: Runner, folder: Path, limit: int | None) -> dict[str, Any]:
+def inpaint(runner: Runner, folder: Path, limit: int | None, seeds: int) -> dict[str, Any]:
     from PIL import Image
 
     from core.request import GenerationRequest
 
     right = {"colour": 0, "outside_kept": 0, "all": 0}
     cases = _edit_cases(limit)
-    for i, (scene, new) in enumerate(cases):
+    for seed_set, i, (scene, new) in _seeded(cases, seeds):
         init, mask_path = folder / f"inpaint-{i}.png", folder / f"mask-{i}.png"
         Image.fromarray(shapes.render(scene)).save(init)
         box = np.zeros((shapes.SIZE, shapes.SIZE), dtype=bool)
@@ -145,8 +176,9 @@ def inpaint(runner: Runner, folder: Path, limit: int | None) -> dict[str, Any]:
         box[32 - r : 32 + r, 32 - r : 32 + r] = True
         Image.fromarray((box * 255).astype(np.uint8)).save(mask_path)
         prompt = shapes.caption(shapes.TRAIN_TEMPLATES[0], scene.shape, new, scene.background)
+        seed = 3000 + i + seed_set * SEED_STRIDE
         request = GenerationRequest(
-            "inpaint", MODEL, prompt, seed=3000 + i, init_image=str(init), mask=str(mask_path)
+            "inpaint", MODEL, prompt, seed=seed, init_image=str(init), mask=str(mask_path)
         )
         [image] = runner.images(request)
         pixels, _ = shape_pixels(image)
@@ -162,7 +194,7 @@ def inpaint(runner: Runner, folder: Path, limit: int | None) -> dict[str, Any]:
         for k, ok in checks.items():
             right[k] += ok
         right["all"] += all(checks.values())
-    n = len(cases)
+    n = len(cases) * seeds
     return {"n": n, **{k: round(v / n, 3) for k, v in right.items()}}
 
 
@@ -247,9 +279,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--limit", type=int, help="only the first N prompts of each part")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        help="seed sets: every prompt and edit runs with this many seeds (default 3)",
+    )
     parser.add_argument("--check-judge", action="store_true", help="only check the judge")
     parser.add_argument("--markdown", type=Path, help="print the table of a saved --json file")
     args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error(f"--seeds {args.seeds}: expected at least 1")
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())))
         return 0
@@ -265,10 +305,10 @@ def main(argv: list[str] | None = None) -> int:
         runner = Runner(Path(tmp) / "home")
         parts: tuple[tuple[str, Callable[[], dict[str, Any]]], ...] = (
             ("vae_roundtrip", vae_roundtrip),
-            ("text2img_default", lambda: text2img(runner, None, args.limit)),
-            ("text2img_cfg1", lambda: text2img(runner, 1.0, args.limit)),
-            ("img2img", lambda: img2img(runner, Path(tmp), args.limit)),
-            ("inpaint", lambda: inpaint(runner, Path(tmp), args.limit)),
+            ("text2img_default", lambda: text2img(runner, None, args.limit, args.seeds)),
+            ("text2img_cfg1", lambda: text2img(runner, 1.0, args.limit, args.seeds)),
+            ("img2img", lambda: img2img(runner, Path(tmp), args.limit, args.seeds)),
+            ("inpaint", lambda: inpaint(runner, Path(tmp), args.limit, args.seeds)),
         )
         for name, part in parts:
             t0 = time.time()
