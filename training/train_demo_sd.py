@@ -390,7 +390,7 @@ def fit_unet(
     """
     tokenizer, encoder, latents, scenes = data
     steps, peak, warmup, floor = schedule
-    ema = build_unet().to(args.device)
+    ema = type(unet).from_config(unet.config).to(args.device)  # same architecture as `unet`
     ema.load_state_dict(unet.state_dict())
     ema.requires_grad_(False)
     sched = noise_schedule()
@@ -458,6 +458,8 @@ def refine_unet(args: argparse.Namespace, tokenizer: Any) -> None:
     vae.requires_grad_(False)
     latents, scenes = encode_latents(args, vae, args.work)
     unet = UNet2DConditionModel.from_pretrained(out / "unet", torch_dtype=torch.float32)
+    if args.grow_16:
+        unet = grow_cross_attention_16(unet, args.seed + 42)
     unet = unet.to(args.device).train()
     data = (tokenizer, encoder, latents, scenes)
     schedule = (args.refine_steps, args.refine_lr, 50, 0.0)
@@ -466,6 +468,37 @@ def refine_unet(args: argparse.Namespace, tokenizer: Any) -> None:
     shutil.rmtree(out / "unet")
     ema.to(torch.float16).save_pretrained(out / "unet", safe_serialization=True)
     log(f"wrote {out / 'unet'} (refined {args.refine_steps} steps)")
+
+
+def grow_cross_attention_16(unet: Any, seed: int) -> Any:
+    """The same UNet with cross-attention (text only, no self-attention) added at 16x16.
+
+    The outer down and up blocks become cross-attention blocks; their ResNets keep their
+    weights, and each new attention's output projection starts at zero, so the grown UNet
+    computes exactly what the old one did until training moves it. At 8x8 and 4x4 the prompt
+    reached the UNet only at a quarter of the latent's resolution.
+    """
+    from diffusers import UNet2DConditionModel
+
+    config = dict(unet.config)
+    if config["down_block_types"][0] == "CrossAttnDownBlock2D":
+        return unet  # grown already
+    config["down_block_types"] = ("CrossAttnDownBlock2D", *config["down_block_types"][1:])
+    config["up_block_types"] = (*config["up_block_types"][:-1], "CrossAttnUpBlock2D")
+    config["only_cross_attention"] = (True, False, False)
+    torch.manual_seed(seed)
+    grown = UNet2DConditionModel.from_config(config)
+    missing, unexpected = grown.load_state_dict(unet.state_dict(), strict=False)
+    new_parts = ("down_blocks.0.attentions.", "up_blocks.2.attentions.")
+    if unexpected or not all(k.startswith(new_parts) for k in missing):
+        raise RuntimeError(f"grow: unexpected {unexpected}, missing {missing}")
+    with torch.no_grad():
+        for block in (grown.down_blocks[0], grown.up_blocks[2]):
+            for attention in block.attentions:
+                attention.proj_out.weight.zero_()
+                attention.proj_out.bias.zero_()
+    log(f"grew cross-attention at 16x16: {len(missing)} new tensors")
+    return grown
 
 
 # ---- export ---------------------------------------------------------------------------------
@@ -537,6 +570,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--refine-steps", type=int, default=0)
     parser.add_argument("--refine-lr", type=float, default=1e-4)
+    parser.add_argument(
+        "--grow-16",
+        action="store_true",
+        help="refine: first add text cross-attention at 16x16 (new weights start as a no-op)",
+    )
     args = parser.parse_args(argv)
     if args.start == "refine":
         if args.refine_steps < 1:

@@ -59,3 +59,19 @@ def test_refine_without_a_model_or_steps_says_what_is_missing(
     with pytest.raises(SystemExit):
         train_demo_sd.main([*argv, *extra])
     assert says in capsys.readouterr().err
+
+
+def test_growing_cross_attention_at_16x16_starts_as_a_no_op() -> None:
+    """`--grow-16` adds text cross-attention to the outer blocks without changing the output."""
+    import torch
+
+    torch.manual_seed(0)
+    unet = train_demo_sd.build_unet().eval()
+    grown = train_demo_sd.grow_cross_attention_16(unet, seed=1).eval()
+    assert grown.config.down_block_types[0] == "CrossAttnDownBlock2D"
+    assert grown.config.up_block_types[-1] == "CrossAttnUpBlock2D"
+    assert sum(p.numel() for p in grown.parameters()) > sum(p.numel() for p in unet.parameters())
+    x, t, text = torch.randn(2, 4, 16, 16), torch.tensor([10, 900]), torch.randn(2, 24, 128)
+    with torch.no_grad():
+        assert torch.equal(unet(x, t, text).sample, grown(x, t, text).sample)
+    assert train_demo_sd.grow_cross_attention_16(grown, seed=1) is grown  # grown once only
