@@ -330,11 +330,12 @@ def _output_pixels(
     request: GenerationRequest, changes: dict[str, Any], init: LoadedInput | None
 ) -> int:
     """How many pixels a run makes, all images of a batch together (upscale: 4x each side)."""
-    if request.task == "upscale":  # an upscale without an input fails its own check later
-        each = init.image.width * init.image.height * 16 if init is not None else 512 * 512
+    if request.task == "upscale":
+        assert init is not None  # validate() refused an upscale without an input
+        each = int(init.image.width * init.image.height * 16)
     else:
         each = int(changes["width"]) * int(changes["height"])
-    return each * max(1, request.batch_size)
+    return each * request.batch_size
 
 
 def _fit_inputs(

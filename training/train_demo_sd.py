@@ -576,6 +576,8 @@ def main(argv: list[str] | None = None) -> None:
         help="refine: first add text cross-attention at 16x16 (new weights start as a no-op)",
     )
     args = parser.parse_args(argv)
+    if args.grow_16 and args.refine_steps < 1:
+        parser.error("--grow-16 needs --refine-steps N: it grows the UNet the refine stage trains")
     if args.start == "refine":
         if args.refine_steps < 1:
             parser.error("--from refine needs --refine-steps N (N >= 1)")

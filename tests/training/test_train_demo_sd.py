@@ -50,6 +50,7 @@ def test_two_tiny_runs_with_one_seed_are_identical_and_load(tmp_path: Path) -> N
     [
         (["--refine-steps", "2"], "is not an exported model folder"),
         ([], "--from refine needs --refine-steps N"),
+        (["--grow-16"], "--grow-16 needs --refine-steps N"),
     ],
 )
 def test_refine_without_a_model_or_steps_says_what_is_missing(

@@ -53,6 +53,13 @@ def test_jobs_run_in_queue_order_and_are_recorded(jobs: JobRepository, worker: W
         assert runs.get_run(output.run_id).job_id in {j.id for j in added}  # type: ignore[union-attr]
 
 
+def test_a_limit_stops_the_worker_after_that_many_jobs(jobs: JobRepository, worker: Worker) -> None:
+    added = jobs.add_many([NewJob(_request(seed=s)) for s in (1, 2, 3)])
+    stats = worker.run(until_empty=True, limit=2)
+    assert stats.job_ids == [added[0].id, added[1].id] and stats.done == 2
+    assert jobs.get(added[2].id).status == "queued"  # type: ignore[union-attr]
+
+
 def test_a_failing_job_fails_alone_and_the_queue_goes_on(
     jobs: JobRepository, worker: Worker, tmp_path: Path
 ) -> None:
