@@ -105,9 +105,20 @@ def build_text_encoder(tokenizer: Any) -> Any:
     return CLIPTextModel(config)
 
 
-def build_unet() -> Any:
+def build_unet(text_time: bool = False) -> Any:
+    """The demo UNet; with `text_time` (`--text-time`, tried and not shipped), the prompt also
+    reaches every ResNet.
+
+    `addition_embed_type="text"` pools the text encoder's output (diffusers' TextTimeEmbedding)
+    and adds it to the timestep embedding, which every ResNet block reads, the 16x16 ones too.
+    StableDiffusionPipeline needs nothing extra for it: the UNet pools its own
+    `encoder_hidden_states`.
+    """
     from diffusers import UNet2DConditionModel
 
+    extra: dict[str, Any] = (
+        {"addition_embed_type": "text", "addition_embed_type_num_heads": 4} if text_time else {}
+    )
     return UNet2DConditionModel(
         sample_size=shapes.SIZE // 4,
         in_channels=4,
@@ -120,6 +131,7 @@ def build_unet() -> Any:
         cross_attention_dim=TEXT_WIDTH,
         attention_head_dim=4,
         norm_num_groups=8,
+        **extra,
     )
 
 
@@ -367,7 +379,7 @@ def encode_latents(
 def train_unet(args: argparse.Namespace, tokenizer: Any, encoder: Any, vae: Any, work: Path) -> Any:
     latents, scenes = encode_latents(args, vae, work)
     torch.manual_seed(args.seed + 3)
-    unet = build_unet().to(args.device)
+    unet = build_unet(args.text_time).to(args.device)
     log(f"unet parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M")
     data = (tokenizer, encoder, latents, scenes)
     schedule = (args.unet_steps, args.unet_lr, 200, 0.1)
@@ -501,6 +513,24 @@ def grow_cross_attention_16(unet: Any, seed: int) -> Any:
     return grown
 
 
+def copy_parts(folder: Path, work: Path) -> None:
+    """Put an exported model's text encoder and VAE into `work`, as float32, for `--from unet`.
+
+    The shipped parts are float16; the UNet then trains on exactly the encoder and VAE that
+    inference uses.
+    """
+    from diffusers import AutoencoderKL
+    from transformers import CLIPTextModel
+
+    CLIPTextModel.from_pretrained(folder / "text_encoder", dtype=torch.float32).save_pretrained(
+        work / "text_encoder"
+    )
+    AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32).save_pretrained(
+        work / "vae"
+    )
+    log(f"text encoder and vae from {folder}")
+
+
 # ---- export ---------------------------------------------------------------------------------
 def fix_posterior_spread(vae: Any, std: float = 0.05) -> Any:
     """Make the encoder's posterior spread a constant `std`, its mean unchanged.
@@ -575,7 +605,23 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="refine: first add text cross-attention at 16x16 (new weights start as a no-op)",
     )
+    parser.add_argument(
+        "--text-time",
+        action="store_true",
+        help="unet: also add the pooled prompt to the timestep embedding (every ResNet reads it)",
+    )
+    parser.add_argument(
+        "--parts-from",
+        type=Path,
+        help="--from unet: take the text encoder and VAE from this exported model folder",
+    )
     args = parser.parse_args(argv)
+    if args.parts_from is not None:
+        if args.start != "unet":
+            parser.error("--parts-from needs --from unet: it replaces the text and vae stages")
+        for part in ("text_encoder", "vae"):
+            if not (args.parts_from / part / "config.json").is_file():
+                parser.error(f"--parts-from: {args.parts_from} has no {part}/config.json")
     if args.grow_16 and args.refine_steps < 1:
         parser.error("--grow-16 needs --refine-steps N: it grows the UNet the refine stage trains")
     if args.start == "refine":
@@ -600,6 +646,8 @@ def _run(args: argparse.Namespace) -> None:
     from transformers import CLIPTextModel
 
     tokenizer = build_tokenizer(args.work / "tokenizer")
+    if args.parts_from is not None:
+        copy_parts(args.parts_from, args.work)
     order = ["text", "vae", "unet", "export", "refine"]
     begin = order.index(args.start)
     if begin == 4:

@@ -76,3 +76,41 @@ def test_growing_cross_attention_at_16x16_starts_as_a_no_op() -> None:
     with torch.no_grad():
         assert torch.equal(unet(x, t, text).sample, grown(x, t, text).sample)
     assert train_demo_sd.grow_cross_attention_16(grown, seed=1) is grown  # grown once only
+
+
+@pytest.mark.slow
+def test_a_unet_trained_on_the_shipped_parts_with_the_prompt_in_its_time_embedding(
+    tmp_path: Path,
+) -> None:
+    """`--from unet --parts-from FOLDER --text-time`: the shipped text encoder and VAE, a new
+    UNet that pools the prompt into its timestep embedding; the folder still runs in the app."""
+    import json
+
+    shipped = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo-sd"
+    out = tmp_path / "out"
+    argv = ["--from", "unet", "--parts-from", str(shipped), "--text-time", "--threads", "1"]
+    argv += ["--unet-steps", "2", "--unet-batch", "4", "--unet-images", "32"]
+    train_demo_sd.main([*argv, "--work", str(tmp_path / "work"), "--out", str(out)])
+    for part in ("text_encoder/model.safetensors", "vae/diffusion_pytorch_model.safetensors"):
+        assert (out / part).read_bytes() == (shipped / part).read_bytes(), part
+    config = json.loads((out / "unet" / "config.json").read_text())
+    assert config["addition_embed_type"] == "text"
+    with Library.open(tmp_path / "home") as library:
+        request = GenerationRequest("text2img", str(out), "a red circle", steps=2)
+        [image] = Generator(library).generate(request)
+        assert Path(image.path).is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--parts-from", "resources/models/demo-sd"], "--parts-from needs --from unet"),
+        (["--from", "unet", "--parts-from", "nowhere"], "nowhere has no text_encoder/config.json"),
+    ],
+)
+def test_parts_from_says_what_is_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    with pytest.raises(SystemExit):
+        train_demo_sd.main([*argv, "--work", str(tmp_path / "w"), "--out", str(tmp_path / "o")])
+    assert says in capsys.readouterr().err
