@@ -18,7 +18,8 @@ DOC = ROOT / "docs" / "benchmarks.md"
 ORDER = (
     "overhead_small", "overhead_sd15", "switch", "switch_second_model", "switch_memory_mb",
     "queue_throughput", "queue_fixed_ms", "history_p95_ms", "history_p50_ms", "gui_stall_ms",
-    "gui_start_s", "help_s", "rss_demo_mb", "rss_sd15_mb", "omp_passive_small",
+    "gui_pickup_ms", "gui_reproduce_s", "gui_start_s", "help_s", "rss_demo_mb", "rss_sd15_mb",
+    "omp_passive_small",
 )  # fmt: skip
 
 METHOD = """\
@@ -68,6 +69,14 @@ they open an existing library, as a worker or a window usually does.
   worker process; a 5 ms precise QTimer records event-loop gaps while demo jobs queued
   through the window's session run; value: the longest gap minus 5 ms (the first job loads
   the model: `details.cold_job_stall_ms`, the others `warm_jobs_stall_ms`).
+- **gui_pickup_ms**: the desktop's worker process (`WorkerProcess`, poll 0.3 s as
+  `Session.start_worker` has it), idle; a demo:sd job (64x64, 8 steps) is added at a random
+  moment of the poll, alternately with the window's wake-up line (`Session.queue` sends it)
+  and without it (the baseline: the poll alone); value: median time from the job's commit to
+  the child's "started" event (`details.added_to_image_s`: to its "done" event, woken).
+  **gui_reproduce_s** (informational): reproduce & verify of one of those images through the
+  running worker process (`WorkerProcess.reproduce`) against `atelier reproduce N --json` in
+  a new process (the window's way before 2026-12-03), alternating, median of 3; both exact.
 - **gui_start_s**: process start of the `atelier` entry point (`desktop.entry.main`) to the
   main window's first paint (an application event filter prints a marker), median of 5.
 - **help_s**: `atelier --help` wall time, median of 7.

@@ -69,6 +69,12 @@ def _gui_stall(quick: bool, shared: dict[str, Any]) -> list[Case]:
     return [gui_stall_ms(quick)]
 
 
+def _gui_pickup(quick: bool, shared: dict[str, Any]) -> list[Case]:
+    from bench.pickup import gui_pickup_ms
+
+    return gui_pickup_ms(quick)
+
+
 def _gui_start(quick: bool, shared: dict[str, Any]) -> list[Case]:
     from bench.gui import gui_start_s
 
@@ -103,6 +109,7 @@ GROUPS = (
     Group(("queue_throughput", "queue_fixed_ms"), _queue),
     Group(("switch", "switch_second_model", "switch_memory_mb"), _switch),
     Group(("gui_stall_ms",), _gui_stall),
+    Group(("gui_pickup_ms", "gui_reproduce_s"), _gui_pickup),
     Group(("omp_passive_small",), _omp),
     Group(("overhead_sd15",), _overhead_sd15),
     Group(("rss_sd15_mb",), _rss_sd15),

@@ -38,6 +38,8 @@ class FolderBatches(QObject):
         spec = _with_preferences(spec, self.session)
         batch = FolderBatch.open(self.session.library, spec)
         jobs = batch.scan()
+        if jobs:
+            self.session.wake_worker()
         self.message.emit(f"{len(jobs)} jobs queued from {spec.input_dir}")
         if jobs:
             self.queued.emit(jobs)
@@ -56,6 +58,7 @@ class FolderBatches(QObject):
                 self.message.emit(f"watching {batch.spec.input_dir}: {exc}")
                 continue
             if jobs:
+                self.session.wake_worker()
                 self.message.emit(f"{len(jobs)} new image(s) queued from {batch.spec.input_dir}")
                 self.queued.emit(jobs)
 

@@ -69,10 +69,16 @@ class Session:
 
     # ---- reproduce -------------------------------------------------------------------------
     def reproduce(self, output_id: int) -> ReproduceReport:
-        """Run output `output_id` again in a process of its own (blocking: call it off the GUI
-        thread) and return its report. A crash or unreadable answer raises RuntimeError."""
+        """Run output `output_id` again and return its report (blocking: call it off the GUI
+        thread). RuntimeError when it cannot: an unknown output, a crash.
+
+        With the worker running, its process does it before its next job, with the models it
+        has loaded: no second copy of a model in memory, and no start-up. Without one, a
+        process of its own (`atelier reproduce --json`)."""
         from core.reproduce import ReproduceReport
 
+        if self._worker is not None:
+            return self._worker.reproduce(output_id)
         command = [sys.executable, "-m", "core.cli.main", "--home", str(self.home)]
         command += ["reproduce", str(output_id), "--json"]
         done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
@@ -100,7 +106,14 @@ class Session:
         request.validate()
         out_dir = self.prefs.output_folder or None
         new = [NewJob(request, project=project, out_dir=out_dir) for _ in range(copies)]
-        return self.jobs.add_many(new)
+        added = self.jobs.add_many(new)
+        self.wake_worker()
+        return added
+
+    def wake_worker(self) -> None:
+        """Jobs were just added: an idle worker starts on them now, not at its next poll."""
+        if self._worker is not None:
+            self._worker.wake()
 
     def apply(self, prefs: Preferences) -> None:
         self.prefs = prefs

@@ -45,6 +45,7 @@ class Sweeps(QObject):
             template = template.replace(seed=secrets.randbelow(2**31))  # one seed for all cells
         out_dir = Path(prefs.output_folder) if prefs.output_folder else None
         grid = queue_grid(self.session.library, template, x, y, project=project, out_dir=out_dir)
+        self.session.wake_worker()
         self.pending.add(grid.id)
         cells = sum(len(row) for row in grid.job_ids)
         self.message.emit(f"sweep: {cells} jobs queued for grid {grid.id}")

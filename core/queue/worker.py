@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,8 @@ class Worker:
         self.heartbeat_s = heartbeat_s
         self._stop = threading.Event()
         self._cancel = threading.Event()
+        self._nudge = threading.Event()  # ends an idle wait early: set by `wake` and `stop`
+        self._calls: deque[Callable[[], None]] = deque()  # `call_soon`, run between jobs
         self._thread: threading.Thread | None = None
         self._beat: _Heartbeat | None = None  # one heartbeat thread while `run` runs
 
@@ -85,13 +88,15 @@ class Worker:
         self._beat.start()
         try:
             while not self._stop.is_set() and (limit is None or len(stats.job_ids) < limit):
+                self._run_calls()
                 if not self.run_one(stats):
                     if until_empty and not self.jobs.counts()["running"]:
                         break
                     if time.monotonic() - last_recovery > RECOVER_EVERY_S:
                         self.recover()
                         last_recovery = time.monotonic()
-                    self._stop.wait(self.poll_s)
+                    self._nudge.wait(self.poll_s)
+                    self._nudge.clear()  # before the next claim, so no wake is lost
         finally:
             self._beat.stop()
             self._beat = None
@@ -105,10 +110,37 @@ class Worker:
         self._thread.start()
         return self._thread
 
+    def wake(self) -> None:
+        """A job was just added: an idle worker claims it now instead of at its next poll.
+
+        Polling alone left a new job waiting up to `poll_s` (0.3 s in the desktop app, longer
+        than a demo image takes). Jobs added by other processes are still found by the poll.
+        """
+        self._nudge.set()
+
+    def call_soon(self, call: Callable[[], None]) -> None:
+        """Run `call` in the worker's thread before its next job (now, when it is idle).
+
+        The engine and its loaded models belong to the worker's thread; the desktop's reproduce
+        & verify runs here so it uses the model already loaded instead of loading a second copy
+        in another process. A call that raises is printed and the worker goes on.
+        """
+        self._calls.append(call)
+        self._nudge.set()
+
+    def _run_calls(self) -> None:
+        while self._calls:
+            call = self._calls.popleft()
+            try:
+                call()
+            except Exception:  # a caller's bug must not stop the queue
+                traceback.print_exc(file=sys.stderr)
+
     def stop(self, wait: bool = True, timeout: float | None = None) -> None:
         """Stop after the current step; the running job goes back to the queue."""
         self._stop.set()
         self._cancel.set()
+        self._nudge.set()
         if wait and self._thread is not None:
             self._thread.join(timeout)
 

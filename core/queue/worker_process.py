@@ -7,7 +7,11 @@ starts `python -m core.queue.worker_process HOME`, which runs the same `Worker` 
 library, and reads its events back as JSON lines on the child's stdout.
 
 - Parent -> child, on stdin: the line "stop" (finish the current step, put the running job back,
-  exit). The end of stdin means the same, so a child never outlives a window that crashed.
+  exit). The end of stdin means the same, so a child never outlives a window that crashed. The
+  line "wake" says a job was just added, so an idle child claims it now, not at its next poll.
+  The line "reproduce TOKEN OUTPUT_ID" asks the child to reproduce & verify that output with
+  the models it has loaded, before its next job; it answers {"event": "reproduced", "token",
+  "report" | "error"}.
 - Child -> parent, on stdout: {"event": "started" | "step" | "done" | "failed" | "cancelled" |
   "recovered", ...}; jobs travel as ids and are read back from the library, step previews as
   PNG bytes (base64). The child's stderr is the parent's, so tracebacks still reach the terminal.
@@ -22,18 +26,22 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import io
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from core.engine.runner import StepProgress
+from core.errors import AtelierError
 from core.generation import GeneratedOutput
 from core.queue.jobs import JobRepository
 from core.queue.recovery import Recovered
@@ -41,9 +49,22 @@ from core.queue.worker import WorkerEvents
 
 if TYPE_CHECKING:
     from core.library import Library
+    from core.queue.worker import Worker
+    from core.reproduce import ReproduceReport
 
 RESTART_LIMIT = 3
 STOP_LINE = "stop"
+WAKE_LINE = "wake"
+REPRODUCE_WORD = "reproduce"
+
+
+class _Reply:
+    """What one "reproduce" line is waiting for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.report: dict[str, Any] | None = None
+        self.error: str | None = None
 
 
 class WorkerProcess:
@@ -73,6 +94,8 @@ class WorkerProcess:
         self._lock = threading.Lock()
         self._popen: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
+        self._write_lock = threading.Lock()  # lines to the child come from several threads
+        self._waiting: dict[str, _Reply] = {}  # reproduce requests by token
         self.deaths = 0  # deaths in a row without a finished job
 
     @property
@@ -109,6 +132,53 @@ class WorkerProcess:
         if self._reader is not None:
             self._reader.join(timeout)
 
+    def wake(self) -> None:
+        """Tell an idle child that a job was just added (see `Worker.wake`)."""
+        self._tell(WAKE_LINE)  # a child that is gone: its replacement looks at the queue first
+
+    def reproduce(self, output_id: int, timeout: float | None = None) -> ReproduceReport:
+        """Reproduce & verify `output_id` in the child, with the models it has loaded, before
+        its next job (blocking: call it off the GUI thread). RuntimeError when it cannot
+        answer: an unknown output, or a child that ended first."""
+        from core.reproduce import ReproduceReport
+
+        token = secrets.token_hex(4)
+        reply = _Reply()
+        self._waiting[token] = reply
+        try:
+            if not self._tell(f"{REPRODUCE_WORD} {token} {int(output_id)}"):
+                raise RuntimeError("the worker process is not running")
+            if not reply.done.wait(timeout):
+                raise RuntimeError(f"the worker process did not answer within {timeout} s")
+        finally:
+            self._waiting.pop(token, None)
+        if reply.error is not None or reply.report is None:
+            raise RuntimeError(reply.error or "the worker process sent no report")
+        return ReproduceReport.from_dict(reply.report)
+
+    def _tell(self, line: str) -> bool:
+        """Send one line to the child; False when there is none to hear it."""
+        with self._lock:
+            popen = self._popen
+        if popen is None or self._stop.is_set():
+            return False
+        try:
+            with self._write_lock:
+                assert popen.stdin is not None
+                popen.stdin.write(line + "\n")
+                popen.stdin.flush()
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def _answer_all(self, error: str) -> None:
+        """The child ended: no reproduce it was asked for will be answered."""
+        for token in list(self._waiting):
+            reply = self._waiting.pop(token, None)
+            if reply is not None:
+                reply.error = error
+                reply.done.set()
+
     # ---- the child -------------------------------------------------------------------------
     def _spawn(self) -> None:
         command = [
@@ -141,6 +211,7 @@ class WorkerProcess:
                 except Exception as exc:  # one bad event must not end the reading
                     print(f"atelier: worker event not understood: {exc}", file=sys.stderr)
             code = popen.wait()
+            self._answer_all(f"the worker process ended (exit code {code}) before it answered")
             if self._stop.is_set():
                 return
             self.deaths += 1
@@ -162,6 +233,12 @@ class WorkerProcess:
 
     def _dispatch(self, event: dict[str, Any]) -> None:
         kind = event["event"]
+        if kind == "reproduced":
+            reply = self._waiting.get(str(event["token"]))
+            if reply is not None:
+                reply.report, reply.error = event.get("report"), event.get("error")
+                reply.done.set()
+            return
         if kind == "recovered":
             items = [Recovered(**item) for item in event["items"]]
             _call(self.events.recovered, items)
@@ -270,11 +347,31 @@ def _step_fields(progress: StepProgress) -> dict[str, Any]:
     }
 
 
-def _watch_stdin(stop: Callable[[], None]) -> None:
+def _watch_stdin(worker: Worker, send: _Sender) -> None:
     for line in sys.stdin:
-        if line.strip() == STOP_LINE:
+        words = line.split()
+        if words == [WAKE_LINE]:
+            worker.wake()
+        elif words == [STOP_LINE]:
             break
-    stop()  # "stop", or the parent is gone
+        elif len(words) == 3 and words[0] == REPRODUCE_WORD and words[2].isdigit():
+            worker.call_soon(functools.partial(_reproduce, worker, send, words[1], int(words[2])))
+    worker.stop(wait=False)  # "stop", or the parent is gone
+
+
+def _reproduce(worker: Worker, send: _Sender, token: str, output_id: int) -> None:
+    """In the worker's thread: reproduce one output with the worker's engine, and answer."""
+    from core.reproduce import reproduce_output
+
+    try:
+        report = reproduce_output(worker.library, worker.generator, output_id)
+    except AtelierError as exc:  # an unknown output
+        send(event="reproduced", token=token, error=str(exc))
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        send(event="reproduced", token=token, error=f"unexpected {type(exc).__name__}: {exc}")
+    else:
+        send(event="reproduced", token=token, report=report.to_dict())
 
 
 def serve(home: Path, poll_s: float, heartbeat_s: float) -> int:
@@ -292,7 +389,8 @@ def serve(home: Path, poll_s: float, heartbeat_s: float) -> int:
 
     send = _Sender(out, stop)
     worker = Worker(library, events=send.events(), poll_s=poll_s, heartbeat_s=heartbeat_s)
-    threading.Thread(target=_watch_stdin, args=(stop,), name="stdin", daemon=True).start()
+    watch = threading.Thread(target=_watch_stdin, args=(worker, send), name="stdin", daemon=True)
+    watch.start()
     try:
         worker.run()
     finally:

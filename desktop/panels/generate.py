@@ -239,6 +239,9 @@ class GeneratePanel(QWidget):
         self.mask_ref.setText(mask or "")
         if task != "depth":
             self.depth_map.setText("")
+        if task == "upscale":  # its size is four times the input's; a size left set fails it
+            self.width_.setValue(0)
+            self.height_.setValue(0)
         demo = DEMO_FOR_TASK.get(task)
         if demo and self.model.currentText().startswith("demo:"):
             self.model.setCurrentText(demo)

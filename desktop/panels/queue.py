@@ -135,6 +135,7 @@ class QueuePanel(QWidget):
         else:
             if isinstance(result, str):
                 self.message.emit(f"job {args[0]}: {result}")
+            self.session.wake_worker()  # a retried job or a resumed queue starts now
         self.refresh()
 
     @Slot(bool)

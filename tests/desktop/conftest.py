@@ -47,7 +47,9 @@ def make_window(qtbot: object, tmp_path: Path) -> Iterator[Callable[..., MainWin
         qtbot.addWidget(window)  # type: ignore[attr-defined]
         window.show()
         if start_worker:
-            window.session.start_worker(poll_s=0.1)
+            # A ten-minute poll: every job a test queues through the window must start on the
+            # window's wake-up line (Session.wake_worker), or the test times out.
+            window.session.start_worker(poll_s=600)
         windows.append(window)
         return window
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from desktop_helpers import fill_demo
+from PIL import Image
 from PySide6.QtCore import Qt
 
 from desktop.main_window import MainWindow
@@ -62,3 +63,12 @@ def test_generate_queue_gallery_inspector_reproduce(running_window: MainWindow, 
     assert window.generate.task.currentText() == "upscale"
     assert window.generate.init_image.text() == f"output:{output_id}"
     assert window.generate.model.currentText() == "demo:sd-upscale"
+
+    # queued to the worker that has idled all this while (its poll is ten minutes here): the
+    # window's wake-up starts it at once, and the upscale is four times the size
+    with qtbot.waitSignal(bridge.jobDone, timeout=JOB_TIMEOUT_MS) as upscaled:
+        qtbot.mouseClick(window.generate.queue_button, Qt.MouseButton.LeftButton)
+    job, outputs = upscaled.args
+    assert job.request.task == "upscale" and len(outputs) == 1
+    with Image.open(outputs[0].path) as image:
+        assert image.size == (256, 256)

@@ -71,14 +71,14 @@ def heard() -> Heard:
 
 
 @pytest.fixture
-def spawn(library: Library, heard: Heard) -> Iterator[Callable[[], WorkerProcess]]:
+def spawn(library: Library, heard: Heard) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def make() -> WorkerProcess:
+    def make(poll_s: float = 0.05) -> WorkerProcess:
         process = WorkerProcess(
             library,
             heard.worker_events(),
-            poll_s=0.05,
+            poll_s=poll_s,
             heartbeat_s=0.1,
             exited=lambda code, again: heard.exits.append((code, again)),
         )
@@ -92,7 +92,7 @@ def spawn(library: Library, heard: Heard) -> Iterator[Callable[[], WorkerProcess
 
 
 def test_jobs_run_in_the_child_and_their_events_reach_the_parent(
-    library: Library, heard: Heard, spawn: Callable[[], WorkerProcess]
+    library: Library, heard: Heard, spawn: Callable[..., WorkerProcess]
 ) -> None:
     jobs = JobRepository(library.db.session_factory)
     added = jobs.add_many([NewJob(_request(seed=s)) for s in (1, 2)])
@@ -114,7 +114,7 @@ def test_jobs_run_in_the_child_and_their_events_reach_the_parent(
 
 
 def test_a_killed_worker_is_started_again_and_its_job_finishes(
-    library: Library, heard: Heard, spawn: Callable[[], WorkerProcess]
+    library: Library, heard: Heard, spawn: Callable[..., WorkerProcess]
 ) -> None:
     jobs = JobRepository(library.db.session_factory)
     slow = jobs.add(NewJob(_request(steps=150)))
@@ -133,7 +133,7 @@ def test_a_killed_worker_is_started_again_and_its_job_finishes(
 
 
 def test_stop_puts_the_running_job_back_and_the_child_exits(
-    library: Library, heard: Heard, spawn: Callable[[], WorkerProcess]
+    library: Library, heard: Heard, spawn: Callable[..., WorkerProcess]
 ) -> None:
     jobs = JobRepository(library.db.session_factory)
     slow = jobs.add(NewJob(_request(steps=150)))
@@ -150,7 +150,7 @@ def test_stop_puts_the_running_job_back_and_the_child_exits(
 
 
 def test_a_cancel_from_the_window_reaches_the_running_child(
-    library: Library, heard: Heard, spawn: Callable[[], WorkerProcess]
+    library: Library, heard: Heard, spawn: Callable[..., WorkerProcess]
 ) -> None:
     jobs = JobRepository(library.db.session_factory)
     slow = jobs.add(NewJob(_request(steps=150)))
@@ -162,3 +162,38 @@ def test_a_cancel_from_the_window_reaches_the_running_child(
     assert [args[0].id for args in heard.of("cancelled")] == [slow.id]
     assert jobs.get(slow.id).status == "cancelled"  # type: ignore[union-attr]
     assert heard.of("done")[0][0].id == after.id
+
+
+def test_a_job_added_by_the_window_wakes_the_idle_child(
+    library: Library, heard: Heard, spawn: Callable[..., WorkerProcess]
+) -> None:
+    """With a poll of ten minutes, only the window's wake-up line can start the second job."""
+    jobs = JobRepository(library.db.session_factory)
+    jobs.add(NewJob(_request(seed=1)))
+    process = spawn(poll_s=600)
+    wait_for(lambda: len(heard.of("done")) == 1)  # the child has found its first job,
+    time.sleep(1.0)  # and has looked for a next one and gone idle
+    second = jobs.add(NewJob(_request(seed=2)))
+    process.wake()
+    wait_for(lambda: len(heard.of("done")) == 2, timeout=300)
+    assert heard.of("done")[1][0].id == second.id
+
+
+def test_reproduce_runs_in_the_child_with_its_loaded_model(
+    library: Library, heard: Heard, spawn: Callable[..., WorkerProcess]
+) -> None:
+    """The window's reproduce & verify: the child answers with the model it already has."""
+    jobs = JobRepository(library.db.session_factory)
+    jobs.add(NewJob(_request(seed=3)))
+    process = spawn(poll_s=600)
+    wait_for(lambda: len(heard.of("done")) == 1)
+    (output,) = heard.of("done")[0][1]
+    pid = process.pid
+    report = process.reproduce(output.output_id, timeout=120)
+    assert report.status == "exact" and report.output_id == output.output_id, report.to_dict()
+    assert process.pid == pid and not heard.exits  # the same child, still running
+    with pytest.raises(RuntimeError, match="no output 99999 in this library"):
+        process.reproduce(99999, timeout=120)
+    process.stop(wait=True, timeout=60)
+    with pytest.raises(RuntimeError, match="not running"):
+        process.reproduce(output.output_id, timeout=5)
