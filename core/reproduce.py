@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,25 +141,34 @@ def reproduce_output(
     keep: bool = False,
     threads: int | None = None,
     on_step: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
 ) -> ReproduceReport:
     """Run a recorded output (an id, or an Output from `select_outputs`) again and compare.
 
     `keep` records the new image as an output of the original's project; `threads` is a what-if
-    run with another torch thread count than the recorded one. BadInput for an unknown id.
+    run with another torch thread count than the recorded one; `cancel` set stops the run at
+    its next step (the report then says it failed). BadInput for an unknown id.
     """
     if isinstance(output, int):
         found = library.runs.get_output(output)
         if found is None:
             raise BadInput("output_id", f"no output {output} in this library")
         output = found
-    return _Reproduction(library, generator, output).run(keep, threads, on_step)
+    return _Reproduction(library, generator, output, cancel).run(keep, threads, on_step)
 
 
 class _Reproduction:
     """One output being reproduced: restore, check, run, compare; the report collects why."""
 
-    def __init__(self, library: Library, generator: Generator, output: Output) -> None:
+    def __init__(
+        self,
+        library: Library,
+        generator: Generator,
+        output: Output,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.library, self.generator, self.output = library, generator, output
+        self.cancel = cancel
         self.report = ReproduceReport(output.id, "failed")
 
     def run(
@@ -297,7 +307,11 @@ class _Reproduction:
 
         if keep:
             made = self.generator.generate(
-                request, project=self.output.project, on_step=on_step, parents=(self.output.id,)
+                request,
+                project=self.output.project,
+                on_step=on_step,
+                cancel=self.cancel,
+                parents=(self.output.id,),
             )
             kept = self.library.runs.get_output(made[pick].output_id)
             assert kept is not None
@@ -306,7 +320,12 @@ class _Reproduction:
         prepared = self.generator.prepare(request)
         inputs = EngineInputs(**{k: v.image for k, v in prepared.inputs.items()})
         result = self.generator.engine.run(
-            prepared.request, prepared.model, inputs, refiner=prepared.refiner, on_step=on_step
+            prepared.request,
+            prepared.model,
+            inputs,
+            refiner=prepared.refiner,
+            on_step=on_step,
+            cancel=self.cancel,
         )
         image = result.images[pick].image
         facts = {

@@ -58,6 +58,14 @@ class Session:
     def worker_running(self) -> bool:
         return self._worker is not None
 
+    def worker_busy(self) -> bool:
+        """Whether the window's worker process is running a job now (a reproduce waits for it)."""
+        pid = self._worker.pid if self._worker is not None else None
+        if pid is None:
+            return False
+        running = self.jobs.list(("running",))
+        return any(job.worker and job.worker.split(":")[1:2] == [str(pid)] for job in running)
+
     def stop_worker(self) -> None:
         if self._worker is not None:
             self._worker.stop(wait=True, timeout=60)
@@ -73,12 +81,14 @@ class Session:
         thread). RuntimeError when it cannot: an unknown output, a crash.
 
         With the worker running, its process does it before its next job, with the models it
-        has loaded: no second copy of a model in memory, and no start-up. Without one, a
-        process of its own (`atelier reproduce --json`)."""
+        has loaded: no second copy of a model in memory, and no start-up. Without one (not
+        started, or given up after dying too often), a process of its own (`atelier reproduce
+        --json`)."""
         from core.reproduce import ReproduceReport
 
-        if self._worker is not None:
-            return self._worker.reproduce(output_id)
+        worker = self._worker
+        if worker is not None and worker.running:
+            return worker.reproduce(output_id)
         command = [sys.executable, "-m", "core.cli.main", "--home", str(self.home)]
         command += ["reproduce", str(output_id), "--json"]
         done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)

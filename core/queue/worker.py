@@ -128,9 +128,18 @@ class Worker:
         self._calls.append(call)
         self._nudge.set()
 
+    @property
+    def cancel_event(self) -> threading.Event:
+        """Set when the worker is asked to stop: a `call_soon` call that runs the engine passes
+        it as `cancel`, so stopping ends it at its next step."""
+        return self._cancel
+
     def _run_calls(self) -> None:
-        while self._calls:
+        while self._calls and not self._stop.is_set():
             call = self._calls.popleft()
+            self._cancel.clear()  # a job cancelled before must not cancel this call
+            if self._stop.is_set():  # unless a stop came in meanwhile
+                self._cancel.set()
             try:
                 call()
             except Exception:  # a caller's bug must not stop the queue

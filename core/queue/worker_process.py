@@ -106,6 +106,13 @@ class WorkerProcess:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def running(self) -> bool:
+        """A child is alive to hear lines (False after it died too often, or once stopping)."""
+        with self._lock:
+            popen = self._popen
+        return popen is not None and popen.poll() is None and not self._stop.is_set()
+
     def start(self) -> None:
         with self._lock:
             self._spawn()
@@ -121,7 +128,8 @@ class WorkerProcess:
             popen = self._popen
         if popen is None:
             return
-        _say_stop(popen)
+        with self._write_lock:
+            _say_stop(popen)
         if not wait:
             return
         try:
@@ -302,9 +310,12 @@ class _Sender:
         self._lock = threading.Lock()
 
     def __call__(self, **event: Any) -> None:
+        line = json.dumps(
+            event
+        )  # outside the try: an event that is not JSON is a bug, not a gone parent
         try:
             with self._lock:
-                self.out.write(json.dumps(event) + "\n")
+                self.out.write(line + "\n")
                 self.out.flush()
         except (OSError, ValueError):
             self.on_gone()
@@ -354,24 +365,36 @@ def _watch_stdin(worker: Worker, send: _Sender) -> None:
             worker.wake()
         elif words == [STOP_LINE]:
             break
-        elif len(words) == 3 and words[0] == REPRODUCE_WORD and words[2].isdigit():
-            worker.call_soon(functools.partial(_reproduce, worker, send, words[1], int(words[2])))
+        elif len(words) >= 2 and words[0] == REPRODUCE_WORD:
+            token = words[1]
+            if len(words) == 3 and words[2].isdecimal() and words[2].isascii():
+                worker.call_soon(functools.partial(_reproduce, worker, send, token, int(words[2])))
+            else:
+                send(event="reproduced", token=token, error=f"not understood: {line.strip()!r}")
     worker.stop(wait=False)  # "stop", or the parent is gone
 
 
 def _reproduce(worker: Worker, send: _Sender, token: str, output_id: int) -> None:
-    """In the worker's thread: reproduce one output with the worker's engine, and answer."""
+    """In the worker's thread: reproduce one output with the worker's engine, and answer.
+
+    Every request gets an answer, whatever fails, so no window waits forever.
+    """
     from core.reproduce import reproduce_output
 
+    answer: dict[str, Any] = {"error": "the worker process could not reproduce it"}
     try:
-        report = reproduce_output(worker.library, worker.generator, output_id)
+        report = reproduce_output(
+            worker.library, worker.generator, output_id, cancel=worker.cancel_event
+        )
+        answer = {"report": report.to_dict()}
+        json.dumps(answer)  # a report that cannot be sent is an error, below
     except AtelierError as exc:  # an unknown output
-        send(event="reproduced", token=token, error=str(exc))
+        answer = {"error": str(exc)}
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
-        send(event="reproduced", token=token, error=f"unexpected {type(exc).__name__}: {exc}")
-    else:
-        send(event="reproduced", token=token, report=report.to_dict())
+        answer = {"error": f"unexpected {type(exc).__name__}: {exc}"}
+    finally:
+        send(event="reproduced", token=token, **answer)
 
 
 def serve(home: Path, poll_s: float, heartbeat_s: float) -> int:

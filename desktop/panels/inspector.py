@@ -160,7 +160,11 @@ class InspectorPanel(QWidget):
         if self.output is None:
             return
         output_id, session = self.output.id, self.session
-        self.verdict.setText(f"reproducing output #{output_id}...")
+        try:
+            after = " after the running job" if session.worker_busy() else ""
+        except Exception:  # a busy database: say less
+            after = ""
+        self.verdict.setText(f"reproducing output #{output_id}{after}...")
         self.buttons["Reproduce & verify"].setEnabled(False)
         run_in_background(
             lambda: session.reproduce(output_id),

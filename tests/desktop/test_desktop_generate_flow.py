@@ -72,3 +72,35 @@ def test_generate_queue_gallery_inspector_reproduce(running_window: MainWindow, 
     assert job.request.task == "upscale" and len(outputs) == 1
     with Image.open(outputs[0].path) as image:
         assert image.size == (256, 256)
+
+
+def test_reproduce_while_a_job_runs_waits_for_it_and_says_so(
+    running_window: MainWindow, qtbot
+) -> None:
+    """Reproduce & verify runs in the worker process with its loaded model, after the job it
+    is running; the inspector says it waits."""
+    window = running_window
+    bridge = window.session.bridge
+    fill_demo(window, steps=2, seed=5)
+    with qtbot.waitSignal(bridge.jobDone, timeout=JOB_TIMEOUT_MS) as done:
+        window.generate.queue_jobs(1)
+    output_id = done.args[1][0].output_id
+    qtbot.waitUntil(lambda: window.history.model.rowCount() == 1)
+    assert window.history.select_output(output_id)
+
+    fill_demo(window, steps=300, seed=6)
+    with qtbot.waitSignal(bridge.step, timeout=JOB_TIMEOUT_MS):
+        (long_job,) = window.generate.queue_jobs(1)
+    assert window.session.worker_busy()
+    with qtbot.waitSignal(window.inspector.reproduced, timeout=JOB_TIMEOUT_MS) as verified:
+        qtbot.mouseClick(window.inspector.buttons["Reproduce & verify"], Qt.MouseButton.LeftButton)
+        assert "after the running job" in window.inspector.verdict.text()
+    assert verified.args[0].status == "exact"
+    assert window.session.jobs.get(long_job.id).status == "done"  # it finished first
+    assert not window.session.worker_busy()
+
+
+def test_without_a_worker_reproduce_runs_in_a_process_of_its_own(window: MainWindow) -> None:
+    assert not window.session.worker_running
+    with pytest.raises(RuntimeError, match="no output 99999 in this library"):
+        window.session.reproduce(99999)  # `atelier reproduce 99999 --json`, its error read back

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,7 @@ def test_an_idle_worker_woken_runs_a_new_job_without_waiting_for_its_poll(
     idle.events = WorkerEvents(job_done=lambda job, outputs: done.set())
     thread = idle.start()
     try:
+        time.sleep(1.0)  # it has found the queue empty and is waiting out its poll
         job = jobs.add(NewJob(_request(seed=9)))
         idle.wake()
         assert done.wait(300), "the woken worker left the job for its 600 s poll"
@@ -158,6 +160,7 @@ def test_calls_run_in_the_worker_thread_between_jobs_and_a_failing_one_is_surviv
     called = threading.Event()
     thread = idle.start()
     try:
+        time.sleep(1.0)  # idle, waiting out its poll: only the call's own nudge can start it
         idle.call_soon(lambda: 1 / 0)  # printed; the worker goes on
         idle.call_soon(lambda: (ran.append(threading.current_thread().name), called.set()))
         assert called.wait(60), "the idle worker left the call for its 600 s poll"

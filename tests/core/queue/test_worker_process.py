@@ -194,6 +194,43 @@ def test_reproduce_runs_in_the_child_with_its_loaded_model(
     assert process.pid == pid and not heard.exits  # the same child, still running
     with pytest.raises(RuntimeError, match="no output 99999 in this library"):
         process.reproduce(99999, timeout=120)
+    assert process.running
     process.stop(wait=True, timeout=60)
+    assert not process.running  # the window's Session then reproduces in a process of its own
     with pytest.raises(RuntimeError, match="not running"):
         process.reproduce(output.output_id, timeout=5)
+
+
+@pytest.mark.parametrize("end", ["stop", "kill"])
+def test_a_reproduce_pending_when_the_child_ends_is_answered_with_an_error(
+    library: Library, heard: Heard, spawn: Callable[..., WorkerProcess], end: str
+) -> None:
+    """A reproduce queued behind a running job, and the child stops or dies: the window's
+    thread gets an error instead of waiting forever."""
+    jobs = JobRepository(library.db.session_factory)
+    jobs.add(NewJob(_request(seed=3)))
+    process = spawn(poll_s=600)
+    wait_for(lambda: len(heard.of("done")) == 1)
+    (output,) = heard.of("done")[0][1]
+    jobs.add(NewJob(_request(steps=400)))
+    process.wake()
+    wait_for(lambda: len(heard.of("step")) > 2)  # the long job runs
+    errors: list[str] = []
+
+    def ask() -> None:
+        try:
+            process.reproduce(output.output_id, timeout=120)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    time.sleep(0.5)  # the request is in the child's queue, behind the running job
+    if end == "stop":
+        process.stop(wait=True, timeout=60)
+    else:
+        assert process.pid is not None
+        os.kill(process.pid, signal.SIGKILL)
+    asking.join(60)
+    assert not asking.is_alive()
+    assert errors and "ended" in errors[0] and "before it answered" in errors[0], errors
