@@ -60,11 +60,13 @@ class Session:
 
     def worker_busy(self) -> bool:
         """Whether the window's worker process is running a job now (a reproduce waits for it)."""
+        from core.queue.recovery import worker_process
+
         pid = self._worker.pid if self._worker is not None else None
         if pid is None:
             return False
         running = self.jobs.list(("running",))
-        return any(job.worker and job.worker.split(":")[1:2] == [str(pid)] for job in running)
+        return any(job.worker and worker_process(job.worker)[1] == pid for job in running)
 
     def stop_worker(self) -> None:
         if self._worker is not None:

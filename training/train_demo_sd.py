@@ -461,13 +461,12 @@ def refine_unet(args: argparse.Namespace, tokenizer: Any) -> None:
     It starts from the `--out` folder (float16 weights, read as float32), not from `--work`, so
     it can be run again on a shipped model: the same seed and thread count give the same result.
     """
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextModel
+    from diffusers import UNet2DConditionModel
 
     out = args.out
-    encoder = CLIPTextModel.from_pretrained(out / "text_encoder", dtype=torch.float32).eval()
-    vae = AutoencoderKL.from_pretrained(out / "vae", torch_dtype=torch.float32).eval()
-    vae.requires_grad_(False)
+    encoder, vae = exported_parts(out)
+    encoder.eval()
+    vae.eval().requires_grad_(False)
     latents, scenes = encode_latents(args, vae, args.work)
     unet = UNet2DConditionModel.from_pretrained(out / "unet", torch_dtype=torch.float32)
     if args.grow_16:
@@ -513,21 +512,21 @@ def grow_cross_attention_16(unet: Any, seed: int) -> Any:
     return grown
 
 
-def copy_parts(folder: Path, work: Path) -> None:
-    """Put an exported model's text encoder and VAE into `work`, as float32, for `--from unet`.
-
-    The shipped parts are float16; the UNet then trains on exactly the encoder and VAE that
-    inference uses.
-    """
+def exported_parts(folder: Path) -> tuple[Any, Any]:
+    """An exported model's text encoder and VAE, read as float32 (they ship as float16)."""
     from diffusers import AutoencoderKL
     from transformers import CLIPTextModel
 
-    CLIPTextModel.from_pretrained(folder / "text_encoder", dtype=torch.float32).save_pretrained(
-        work / "text_encoder"
-    )
-    AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32).save_pretrained(
-        work / "vae"
-    )
+    encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", dtype=torch.float32)
+    return encoder, AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32)
+
+
+def copy_parts(folder: Path, work: Path) -> None:
+    """Put an exported model's text encoder and VAE into `work`, for `--from unet`: the UNet
+    then trains on exactly the encoder and VAE that inference uses."""
+    encoder, vae = exported_parts(folder)
+    encoder.save_pretrained(work / "text_encoder")
+    vae.save_pretrained(work / "vae")
     log(f"text encoder and vae from {folder}")
 
 

@@ -30,12 +30,18 @@ def worker_name(token: str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{token}"
 
 
+def worker_process(worker: str) -> tuple[str, int | None]:
+    """The host and process id in a `worker_name` (pid None when it holds none)."""
+    host, _, rest = worker.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    return host, int(pid_text) if pid_text.isdigit() else None
+
+
 def worker_alive(worker: str | None, heartbeat: datetime | None, now: datetime) -> bool:
     if not worker:
         return False
-    host, _, rest = worker.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host == socket.gethostname() and pid_text.isdigit() and not process_alive(int(pid_text)):
+    host, pid = worker_process(worker)
+    if host == socket.gethostname() and pid is not None and not process_alive(pid):
         return False
     if heartbeat is None:
         return False

@@ -310,9 +310,7 @@ class _Sender:
         self._lock = threading.Lock()
 
     def __call__(self, **event: Any) -> None:
-        line = json.dumps(
-            event
-        )  # outside the try: an event that is not JSON is a bug, not a gone parent
+        line = json.dumps(event)  # not JSON is a bug, raised; not a parent that went away
         try:
             with self._lock:
                 self.out.write(line + "\n")

@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -131,46 +132,49 @@ def test_cancel_retry_and_clear_of_queued_jobs(jobs: JobRepository) -> None:
         jobs.retry(job.id)
 
 
+class IdleWorker:
+    """A worker thread with a ten-minute poll, started on an empty queue and left to go idle:
+    only `wake` or `call_soon` can make it do anything soon."""
+
+    def __init__(self, library: Library, engine: Engine) -> None:
+        self.worker = Worker(library, Generator(library, engine), heartbeat_s=0.05, poll_s=600)
+        self.done = threading.Event()
+        self.worker.events = WorkerEvents(job_done=lambda job, outputs: self.done.set())
+        self.thread = self.worker.start()
+        time.sleep(1.0)  # it has found the queue empty and is waiting out its poll
+
+
+@pytest.fixture
+def idle(library: Library, engine: Engine) -> Iterator[IdleWorker]:
+    started = IdleWorker(library, engine)
+    yield started
+    started.worker.stop(wait=True, timeout=60)  # an idle worker stops at once, not after its poll
+    assert not started.thread.is_alive()
+
+
 def test_an_idle_worker_woken_runs_a_new_job_without_waiting_for_its_poll(
-    library: Library, engine: Engine, jobs: JobRepository
+    idle: IdleWorker, jobs: JobRepository
 ) -> None:
     """The desktop adds a job and wakes its worker: the job starts now, not a poll later."""
-    idle = Worker(library, Generator(library, engine), heartbeat_s=0.05, poll_s=600)
-    done = threading.Event()
-    idle.events = WorkerEvents(job_done=lambda job, outputs: done.set())
-    thread = idle.start()
-    try:
-        time.sleep(1.0)  # it has found the queue empty and is waiting out its poll
-        job = jobs.add(NewJob(_request(seed=9)))
-        idle.wake()
-        assert done.wait(300), "the woken worker left the job for its 600 s poll"
-        assert jobs.get(job.id).status == "done"  # type: ignore[union-attr]
-    finally:
-        idle.stop(wait=True, timeout=60)  # an idle worker stops at once, not after its poll
-    assert not thread.is_alive()
+    job = jobs.add(NewJob(_request(seed=9)))
+    idle.worker.wake()
+    assert idle.done.wait(300), "the woken worker left the job for its 600 s poll"
+    assert jobs.get(job.id).status == "done"  # type: ignore[union-attr]
 
 
 def test_calls_run_in_the_worker_thread_between_jobs_and_a_failing_one_is_survived(
-    library: Library, engine: Engine, jobs: JobRepository
+    idle: IdleWorker, jobs: JobRepository
 ) -> None:
-    idle = Worker(library, Generator(library, engine), heartbeat_s=0.05, poll_s=600)
-    done = threading.Event()
-    idle.events = WorkerEvents(job_done=lambda job, outputs: done.set())
     ran: list[str] = []
     called = threading.Event()
-    thread = idle.start()
-    try:
-        time.sleep(1.0)  # idle, waiting out its poll: only the call's own nudge can start it
-        idle.call_soon(lambda: 1 / 0)  # printed; the worker goes on
-        idle.call_soon(lambda: (ran.append(threading.current_thread().name), called.set()))
-        assert called.wait(60), "the idle worker left the call for its 600 s poll"
-        assert ran == [thread.name]
-        job = jobs.add(NewJob(_request(seed=4)))
-        idle.wake()
-        assert done.wait(300)
-        assert jobs.get(job.id).status == "done"  # type: ignore[union-attr]
-    finally:
-        idle.stop(wait=True, timeout=60)
+    idle.worker.call_soon(lambda: 1 / 0)  # printed; the worker goes on
+    idle.worker.call_soon(lambda: (ran.append(threading.current_thread().name), called.set()))
+    assert called.wait(60), "the idle worker left the call for its 600 s poll"
+    assert ran == [idle.thread.name]
+    job = jobs.add(NewJob(_request(seed=4)))
+    idle.worker.wake()
+    assert idle.done.wait(300)
+    assert jobs.get(job.id).status == "done"  # type: ignore[union-attr]
 
 
 def test_stopping_the_worker_leaves_the_running_job_queued(

@@ -164,16 +164,25 @@ def test_a_cancel_from_the_window_reaches_the_running_child(
     assert heard.of("done")[0][0].id == after.id
 
 
+def _child_after_one_job(
+    library: Library, heard: Heard, spawn: Callable[..., WorkerProcess], seed: int
+) -> tuple[WorkerProcess, Any]:
+    """A child with a ten-minute poll that has run one job (its model loaded) and gone idle;
+    the job's output."""
+    JobRepository(library.db.session_factory).add(NewJob(_request(seed=seed)))
+    process = spawn(poll_s=600)
+    wait_for(lambda: len(heard.of("done")) == 1)  # the child has found its first job,
+    time.sleep(1.0)  # and has looked for a next one and gone idle
+    (output,) = heard.of("done")[0][1]
+    return process, output
+
+
 def test_a_job_added_by_the_window_wakes_the_idle_child(
     library: Library, heard: Heard, spawn: Callable[..., WorkerProcess]
 ) -> None:
     """With a poll of ten minutes, only the window's wake-up line can start the second job."""
-    jobs = JobRepository(library.db.session_factory)
-    jobs.add(NewJob(_request(seed=1)))
-    process = spawn(poll_s=600)
-    wait_for(lambda: len(heard.of("done")) == 1)  # the child has found its first job,
-    time.sleep(1.0)  # and has looked for a next one and gone idle
-    second = jobs.add(NewJob(_request(seed=2)))
+    process, _ = _child_after_one_job(library, heard, spawn, seed=1)
+    second = JobRepository(library.db.session_factory).add(NewJob(_request(seed=2)))
     process.wake()
     wait_for(lambda: len(heard.of("done")) == 2, timeout=300)
     assert heard.of("done")[1][0].id == second.id
@@ -183,11 +192,7 @@ def test_reproduce_runs_in_the_child_with_its_loaded_model(
     library: Library, heard: Heard, spawn: Callable[..., WorkerProcess]
 ) -> None:
     """The window's reproduce & verify: the child answers with the model it already has."""
-    jobs = JobRepository(library.db.session_factory)
-    jobs.add(NewJob(_request(seed=3)))
-    process = spawn(poll_s=600)
-    wait_for(lambda: len(heard.of("done")) == 1)
-    (output,) = heard.of("done")[0][1]
+    process, output = _child_after_one_job(library, heard, spawn, seed=3)
     pid = process.pid
     report = process.reproduce(output.output_id, timeout=120)
     assert report.status == "exact" and report.output_id == output.output_id, report.to_dict()
@@ -207,12 +212,8 @@ def test_a_reproduce_pending_when_the_child_ends_is_answered_with_an_error(
 ) -> None:
     """A reproduce queued behind a running job, and the child stops or dies: the window's
     thread gets an error instead of waiting forever."""
-    jobs = JobRepository(library.db.session_factory)
-    jobs.add(NewJob(_request(seed=3)))
-    process = spawn(poll_s=600)
-    wait_for(lambda: len(heard.of("done")) == 1)
-    (output,) = heard.of("done")[0][1]
-    jobs.add(NewJob(_request(steps=400)))
+    process, output = _child_after_one_job(library, heard, spawn, seed=3)
+    JobRepository(library.db.session_factory).add(NewJob(_request(steps=400)))
     process.wake()
     wait_for(lambda: len(heard.of("step")) > 2)  # the long job runs
     errors: list[str] = []
