@@ -16,7 +16,7 @@ from training import train_demo_sd
 TINY = [
     "--threads", "1",
     "--vae-steps", "2", "--vae-batch", "4", "--vae-images", "32",
-    "--text-steps", "2",
+    "--text-steps", "2", "--role-steps", "2",
     "--unet-steps", "2", "--unet-batch", "4", "--unet-images", "32",
     "--refine-steps", "2",
 ]  # fmt: skip
@@ -106,6 +106,9 @@ def test_a_unet_trained_on_the_shipped_parts_with_the_prompt_in_its_time_embeddi
     [
         (["--parts-from", "resources/models/demo-sd"], "--parts-from needs --from unet"),
         (["--from", "unet", "--parts-from", "nowhere"], "nowhere has no text_encoder/config.json"),
+        (["--from", "unet", "--text-from", "resources/models/demo-sd"], "needs --from text"),
+        (["--text-from", "nowhere"], "--text-from: nowhere has no text_encoder/config.json"),
+        (["--vae-from", "nowhere"], "--vae-from: nowhere has no vae/config.json"),
     ],
 )
 def test_parts_from_says_what_is_wrong(
@@ -114,3 +117,56 @@ def test_parts_from_says_what_is_wrong(
     with pytest.raises(SystemExit):
         train_demo_sd.main([*argv, "--work", str(tmp_path / "w"), "--out", str(tmp_path / "o")])
     assert says in capsys.readouterr().err
+
+
+def test_role_tokens_put_one_role_per_position_after_the_prompt(tmp_path: Path) -> None:
+    """`--role-tokens`: after the prompt, position p holds only role p % 3's vector (shape,
+    shape colour, background), and reading those positions back finds the prompt's labels."""
+    import numpy as np
+
+    from training import shapes
+
+    tokenizer = train_demo_sd.build_tokenizer(tmp_path / "tokenizer")
+    captions, labels = train_demo_sd._caption_batch(
+        np.random.default_rng(3), 64, shapes.TRAIN_PAIRS, shapes.TRAIN_TEMPLATES
+    )
+    ids = tokenizer(captions, padding="max_length", max_length=24, return_tensors="pt").input_ids
+    eos = tokenizer.eos_token_id
+    factors = train_demo_sd.Factors(5, roles=True)
+    targets, after = train_demo_sd._text_targets(factors, ids, eos, labels)
+    rows = factors.indices(labels)
+    for n in range(len(captions)):
+        first = int(after[n].int().argmax())
+        assert not after[n, :first].any() and after[n, first:].all()
+        for p in range(first, ids.shape[1]):
+            table = factors.tables[p % 3]
+            want = train_demo_sd._normalise(table[rows[p % 3][n]])
+            assert train_demo_sd.torch.allclose(targets[n, p], want)
+    assert train_demo_sd.text_accuracy(factors, targets, ids, eos, labels) == [1.0, 1.0, 1.0]
+    swapped = labels[:, [0, 2, 1]]  # shape colour and background the wrong way round
+    named = (labels[:, 1] >= 0) & (labels[:, 2] >= 0)
+    assert named.sum() > 30
+    colour = train_demo_sd.text_accuracy(factors, targets[named], ids[named], eos, swapped[named])[
+        1
+    ]
+    assert colour == 0.0
+
+
+@pytest.mark.slow
+def test_role_tokens_from_the_shipped_encoder_and_vae(tmp_path: Path) -> None:
+    """`--text-from` and `--vae-from` (how the shipped model was made from the one before it):
+    the role phase goes on from that encoder, the VAE is that one byte for byte; it runs."""
+    shipped = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo-sd"
+    out = tmp_path / "out"
+    argv = ["--text-from", str(shipped), "--vae-from", str(shipped)]
+    argv += ["--threads", "1", "--role-steps", "2", "--role-lr", "1e-2"]
+    argv += ["--unet-steps", "2", "--unet-batch", "4", "--unet-images", "32"]
+    train_demo_sd.main([*argv, "--work", str(tmp_path / "work"), "--out", str(out)])
+    vae = "vae/diffusion_pytorch_model.safetensors"
+    assert (out / vae).read_bytes() == (shipped / vae).read_bytes()
+    text = "text_encoder/model.safetensors"
+    assert (out / text).read_bytes() != (shipped / text).read_bytes()  # it was trained on
+    with Library.open(tmp_path / "home") as library:
+        request = GenerationRequest("text2img", str(out), "a red circle", steps=2)
+        [image] = Generator(library).generate(request)
+        assert Path(image.path).is_file()
