@@ -21,3 +21,26 @@ def test_smoke_test_exits_0_and_writes_a_png(tmp_path: Path, settings_file: Path
     assert done.returncode == 0, done.stderr[-3000:]
     with Image.open(out) as shot:
         assert shot.width >= 800 and shot.height >= 600
+
+
+def test_the_window_closes_cleanly_over_a_gallery_of_forty_images(
+    tmp_path: Path, settings_file: Path
+) -> None:
+    """With a few dozen images in the gallery, the interpreter's teardown after the window
+    closed used to abort ("Fatal Python error: bool_dealloc", exit 134) once all was saved."""
+    home = tmp_path / "home"
+    env = dict(os.environ, ATELIER_SETTINGS=str(settings_file), QT_QPA_PLATFORM="offscreen")
+    grid = subprocess.run(
+        [sys.executable, "-m", "desktop.entry", "--home", str(home), "grid",
+         "--model", "demo:sd", "--x", "prompt=a|b|c|d|e|f|g|h", "--y", "cfg=1,2,3,4,5",
+         "--seed", "3", "--steps", "4"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert grid.returncode == 0, grid.stderr[-3000:]
+    done = subprocess.run(
+        [sys.executable, "-m", "desktop.entry", "--home", str(home), "gui",
+         "--smoke-test", str(tmp_path / "shot.png")],
+        env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Fatal Python error" not in done.stderr
