@@ -6,7 +6,9 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Slot
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, Slot
+
+from desktop.thumbnails import THUMB_PX
 
 if TYPE_CHECKING:
     from core.library import Library
@@ -15,6 +17,9 @@ if TYPE_CHECKING:
 
 PAGE = 200
 OutputIdRole = Qt.ItemDataRole.UserRole + 1
+# Every cell's size, thumbnail or not: the view sizes all cells like the first (uniform item
+# sizes), and the newest image's thumbnail is never ready when the gallery reloads.
+CELL = QSize(THUMB_PX + 8, THUMB_PX + 22)
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -109,6 +114,8 @@ class HistoryModel(QAbstractListModel):
             return _summary(output)
         if role == OutputIdRole:
             return output.id
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return CELL
         return None
 
     @Slot(str)

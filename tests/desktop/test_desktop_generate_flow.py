@@ -30,8 +30,11 @@ def test_generate_queue_gallery_inspector_reproduce(running_window: MainWindow, 
     assert window.history.select_output(output_id)
     assert window.inspector.output is not None and window.inspector.output.id == output_id
     assert "seed: 11" in window.inspector.details.toPlainText()
+    # the gallery asks for the thumbnail when it paints the cell; it is cached on disk
+    thumbnail = window.session.home / "thumbnails" / f"{outputs[0].sha256}.png"
+    window.history.view.viewport().update()
+    qtbot.waitUntil(thumbnail.is_file)
     qtbot.waitUntil(lambda: window.history.thumbnails.get(outputs[0].sha256, "") is not None)
-    assert (window.session.home / "thumbnails" / f"{outputs[0].sha256}.png").is_file()
 
     # the search box filters by prompt
     window.history.search.setText("zebra")

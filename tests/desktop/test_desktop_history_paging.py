@@ -47,3 +47,20 @@ def test_pages_are_fetched_lazily(window: MainWindow) -> None:
     assert model.rowCount() == PAGE
     # thumbnails of missing files fail quietly: no crash, no pixmap
     assert model.data(model.index(0), 1) is None
+
+
+def test_items_keep_a_thumbnail_sized_cell_before_their_thumbnails_arrive(
+    window: MainWindow,
+) -> None:
+    """The newest image's thumbnail is never ready when the gallery reloads; its cell, which
+    sizes every cell, must still have room for one (it was a strip of text height)."""
+    from desktop.thumbnails import THUMB_PX
+
+    _record_many(window, 8)  # files that do not exist: their thumbnails never arrive
+    window.history.refresh()
+    view = window.history.view
+    window.show()
+    view.doItemsLayout()
+    for row in (0, 7):
+        rect = view.visualRect(window.history.model.index(row))
+        assert rect.height() >= THUMB_PX and rect.width() >= THUMB_PX, rect
