@@ -55,6 +55,9 @@ class AppSide:
         self.generator = Generator(self.library, Engine())
         self.worker = Worker(self.library, self.generator)
         self.jobs = JobRepository(self.library.db.session_factory)
+        self.live: Worker | None = None  # `run`'s worker thread, started on first use
+        self._ended: tuple[int, str] | None = None  # the last job `live` ended, and how
+        self._ended_at = 0.0  # when, read in the worker's thread
 
     def _request(self, spec: dict[str, Any], seed: int) -> Any:
         from core.request import GenerationRequest
@@ -62,22 +65,56 @@ class AppSide:
         return GenerationRequest(task="text2img", seed=seed, **spec)
 
     def run(self, spec: dict[str, Any], seed: int) -> dict[str, Any]:
-        """One image: queued, claimed, generated, written and recorded."""
+        """One image: queued, claimed, generated, written and recorded, by a worker already
+        running (as the window's worker process and `atelier queue run` have one): timed from
+        adding the job to its `job_done` event (timed in the worker thread), which comes after the
+        run's commit."""
         from core.queue.jobs import NewJob
 
+        worker = self._live_worker()
+        self._finished.clear()
         started = time.perf_counter()
         job = self.jobs.add(NewJob(self._request(spec, seed), project="bench"))
-        stats = self.worker.run(until_empty=True)
-        seconds = time.perf_counter() - started
-        if stats.done != 1:
-            raise RuntimeError(f"job {job.id} did not finish: {stats}")
+        worker.wake()
+        if not self._finished.wait(600) or self._ended != (job.id, "done"):
+            raise RuntimeError(f"job {job.id} did not finish: {self.jobs.get(job.id)}")
+        seconds = self._ended_at - started
         row = self._run_row(job.id)
         threads = json.loads(row[2])["threads"] if row else None
         return {"seconds": seconds, "pixels": self._pixels(job.id), "threads": threads}
 
+    def _live_worker(self) -> Any:
+        import threading
+
+        from core.queue.worker import Worker, WorkerEvents
+
+        if self.live is None:
+            self._finished = threading.Event()
+
+            def ended(outcome: str) -> Any:
+                def call(job: Any, *rest: Any) -> None:
+                    self._ended_at = time.perf_counter()  # not when this thread next runs
+                    self._ended = (job.id, outcome)
+                    self._finished.set()
+
+                return call
+
+            events = WorkerEvents(
+                job_done=ended("done"), job_failed=ended("failed"), job_cancelled=ended("cancelled")
+            )
+            self.live = Worker(self.library, self.generator, events, poll_s=0.5)
+            self.live.start()
+        return self.live
+
+    def _stop_live_worker(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
     def queue(self, spec: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
         from core.queue.jobs import NewJob
 
+        self._stop_live_worker()  # `drain` runs these, in rounds
         started = time.perf_counter()
         self.jobs.add_many([NewJob(self._request(spec, s), project="bench") for s in seeds])
         return {"seconds": time.perf_counter() - started}
@@ -85,6 +122,7 @@ class AppSide:
     def drain(self, count: int) -> dict[str, Any]:
         """Run up to `count` queued jobs as `atelier queue run` does (`Worker.run`); per job:
         the time since the job before it was done, and its engine time."""
+        self._stop_live_worker()
         finished: list[float] = []
         self.worker.events.job_done = lambda job, outputs: finished.append(time.perf_counter())
         started = time.perf_counter()
@@ -274,6 +312,8 @@ def main(argv: list[str]) -> int:
     quiet_libraries()
     side: AppSide | BareSide = AppSide(Path(argv[1])) if argv[0] == "app" else BareSide()
     serve(side)
+    if isinstance(side, AppSide):
+        side._stop_live_worker()
     return 0
 
 

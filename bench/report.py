@@ -37,8 +37,14 @@ they open an existing library, as a worker or a window usually does.
 
 - **overhead_small / overhead_sd15**: per-image time ratio app / bare, alternating image by
   image (ABBA) after a warm-up image on each side; the images must be pixel-identical
-  (`details.pixel_identical`). Each app image is one job queued and run to the end, its write
-  included. The bare side runs with
+  (`details.pixel_identical`). Each app image is one job added to a worker thread that is
+  already running (as the window's worker process and `atelier queue run` have one), timed
+  from adding the job to its `job_done` event, which follows the run's commit: the claim,
+  prepare, engine, PNG, store write and transaction are all inside. Until 2026-12-03 each
+  image started `Worker.run(until_empty=True)` anew, which added a recovery pass, a heartbeat
+  thread and a last empty claim per image that a running worker pays once.
+  `details.median_pair_difference_ms` is the median of app minus bare, pair by pair. The bare
+  side runs with
   the torch thread count the app resolved for the same request (`details.threads`: one below
   256x256 on the CPU). The SD 1.5-sized model (`bench/sd15.py`) is built from the
   published SD 1.5 configs with random weights (UNet 320/640/1280/1280, cross-attention 768,
@@ -52,8 +58,9 @@ they open an existing library, as a worker or a window usually does.
   `from_pretrained`. **switch_second_model**: back to the first model after a second one
   (LRU cache of two) versus the first model's cold load. **switch_memory_mb**: RSS added by
   the img2img and inpaint pipelines on the loaded model versus one pipeline loaded anew.
-- **queue_throughput**: 200 jobs queued at once on demo:sd (64x64, 4 steps), drained in 10
-  rounds (`Worker.run(until_empty=True, limit=20)`, as `atelier queue run` runs them)
+- **queue_throughput**: 200 jobs queued at once on demo:sd (64x64, 4 steps), drained in 25
+  rounds (`Worker.run(until_empty=True, limit=8)`, as `atelier queue run` runs them; 10 rounds
+  of 20 until 2026-12-03, when slow spells of this VM fell on one side for seconds)
   alternating with rounds of the bare loop over the same seeds, at the app's thread count;
   images per second. **queue_fixed_ms**: per job, the time since the job before it was done
   minus the engine's own `total_s` (claim, resolve, progress, PNG + record, store write, the

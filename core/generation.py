@@ -69,16 +69,18 @@ class Generator:
 
     def __init__(self, library: Library, engine: Engine | None = None) -> None:
         from core.models.fingerprint import LayeredFingerprintCache
+        from core.models.resolve import ResolvedModels
 
         self.library = library
         self.engine = engine or Engine()
         # weight-file hashes: memory first, then the library's table (still keyed by size, mtime)
         self.hashes = LayeredFingerprintCache(library.file_hashes)
+        self.models = ResolvedModels(self.hashes)  # kept while the model's files are unchanged
+        self._project_ids: dict[str, int] = {}  # projects are never renamed or deleted
 
     # ---- models ------------------------------------------------------------------------
     def resolve_model(self, ref: str, field: str = "model") -> ResolvedModel:
         """A library variant by name, else a demo name, a folder, a file or a hub id."""
-        from core.models.resolve import resolve_source
         from core.models.sources import ModelSource, parse_source
 
         variant = self.library.models.get(ref)
@@ -97,7 +99,7 @@ class Generator:
                 if field == "model":
                     raise
                 raise ModelError(f"{field}: {exc}") from exc
-        return resolve_source(source, ref, self.hashes)
+        return self.models.resolve(source, ref)
 
     # ---- the two steps -----------------------------------------------------------------
     def prepare(self, request: GenerationRequest) -> PreparedRequest:
@@ -210,9 +212,10 @@ class Generator:
                 )
             )
             written.append((str(path), generated.seed, pixels))
-        project_row = self.library.projects.get_or_create(project)
+        if project not in self._project_ids:
+            self._project_ids[project] = self.library.projects.get_or_create(project).id
         run_id, output_ids = self.library.runs.record_run(
-            project_id=project_row.id,
+            project_id=self._project_ids[project],
             job_id=job_id,
             request_json=request.canonical_json(),
             request_hash=request.hash(),

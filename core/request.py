@@ -7,6 +7,7 @@ It serialises to canonical JSON (every field, stable key order) whose sha256 is 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, fields
@@ -86,10 +87,20 @@ class GenerationRequest:
         return data
 
     def canonical_json(self) -> str:
-        return canonical_json(self.to_dict())
+        return self._canonical
 
     def hash(self) -> str:
-        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+        return self._hash
+
+    # Every field is immutable (tuples of frozen refs), so the text and the hash are made once:
+    # a job's request was serialised four times on its way through the worker.
+    @functools.cached_property
+    def _canonical(self) -> str:
+        return canonical_json(self.to_dict())
+
+    @functools.cached_property
+    def _hash(self) -> str:
+        return hashlib.sha256(self._canonical.encode("utf-8")).hexdigest()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Mapping
+from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Row, bindparam, delete, func, select, text
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,7 +46,14 @@ __all__ = [
 ]
 
 
-def _project(row: ProjectRow) -> Project:
+# Read on every job: built once, so SQLAlchemy does not compile them again per call.
+_PROJECT_BY_NAME = select(*ProjectRow.__table__.c).where(ProjectRow.name == bindparam("name"))
+_VARIANT_BY_NAME = select(*ModelVariantRow.__table__.c).where(
+    ModelVariantRow.name == bindparam("name")
+)
+
+
+def _project(row: ProjectRow | Row[Any]) -> Project:
     return Project(row.id, row.name, row.created_at)
 
 
@@ -57,10 +65,9 @@ class ProjectRepository:
         name = name.strip()
         if not name:
             raise BadInput("project", "a project needs a name")
-        with read_session(self._sessions) as s:
-            row = s.scalar(select(ProjectRow).where(ProjectRow.name == name))
-            if row is not None:
-                return _project(row)
+        found = self.get(name)
+        if found is not None:
+            return found
         with self._sessions.begin() as s:
             row = s.scalar(select(ProjectRow).where(ProjectRow.name == name))
             if row is None:
@@ -71,7 +78,7 @@ class ProjectRepository:
 
     def get(self, name: str) -> Project | None:
         with read_session(self._sessions) as s:
-            row = s.scalar(select(ProjectRow).where(ProjectRow.name == name))
+            row = s.connection().execute(_PROJECT_BY_NAME, {"name": name}).first()
             return None if row is None else _project(row)
 
     def list(self) -> builtins.list[Project]:
@@ -79,7 +86,7 @@ class ProjectRepository:
             return [_project(r) for r in s.scalars(select(ProjectRow).order_by(ProjectRow.name))]
 
 
-def _variant(row: ModelVariantRow) -> ModelVariant:
+def _variant(row: ModelVariantRow | Row[Any]) -> ModelVariant:
     return ModelVariant(
         id=row.id,
         name=row.name,
@@ -144,7 +151,7 @@ class ModelVariantRepository:
 
     def get(self, name: str) -> ModelVariant | None:
         with read_session(self._sessions) as s:
-            row = s.scalar(select(ModelVariantRow).where(ModelVariantRow.name == name))
+            row = s.connection().execute(_VARIANT_BY_NAME, {"name": name}).first()
             return None if row is None else _variant(row)
 
     def list(self) -> builtins.list[ModelVariant]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,28 @@ from core.library.schema import (
     RunRow,
     utc_now,
 )
+
+_INSERT_RUN = insert(RunRow).returning(RunRow.id)
+_INSERT_ASSET = insert(AssetRow).on_conflict_do_nothing(index_elements=[AssetRow.sha256])
+_INSERT_OUTPUT = insert(OutputRow).returning(OutputRow.id)
+_EXISTING_OUTPUTS = select(OutputRow.id).where(OutputRow.id.in_(bindparam("ids", expanding=True)))
+_JOB_DONE = (
+    update(JobRow)
+    .where(JobRow.id == bindparam("job_id"))
+    .values(
+        status="done", finished_at=bindparam("now"), worker=None, error_type=None,
+        error_message=None,
+    )
+)  # fmt: skip
+
+
+def _asset_values(new: NewOutput, now: datetime) -> dict[str, object]:
+    asset = new.asset
+    return {
+        "sha256": asset.sha256, "relpath": asset.relpath, "size": asset.size,
+        "format": asset.format, "role": asset.role, "width": asset.width,
+        "height": asset.height, "created_at": now,
+    }  # fmt: skip
 
 
 class RunRepository:
@@ -42,63 +65,59 @@ class RunRepository:
         """Insert the run, any new assets, its outputs and their lineage in one transaction.
 
         Returns the run id and the output ids in the order given. Nothing is written if any
-        part fails (an unknown parent output, project or job).
+        part fails (an unknown parent output, project or job). Every job's images pass through
+        here, so it speaks prebuilt Core statements: the ORM's unit of work cost about 2 ms a
+        run on top of SQLite's own work.
         """
+        for new in outputs:
+            if new.asset.role not in ASSET_ROLES:
+                raise BadInput("role", f"expected one of {', '.join(ASSET_ROLES)}")
+        now = utc_now()
+        task, model = _task_and_model(request_json)
         with self._sessions.begin() as s:
-            run = RunRow(
-                project_id=project_id,
-                job_id=job_id,
-                request_json=request_json,
-                request_hash=request_hash,
-                environment_json=environment_json,
-                timings_json=timings_json,
-            )
-            s.add(run)
-            s.flush()
+            conn = s.connection()
+            run_id = conn.execute(
+                _INSERT_RUN,
+                {
+                    "project_id": project_id,
+                    "job_id": job_id,
+                    "request_json": request_json,
+                    "request_hash": request_hash,
+                    "environment_json": environment_json,
+                    "timings_json": timings_json,
+                    "created_at": now,
+                },
+            ).scalar_one()
+            if outputs:
+                conn.execute(_INSERT_ASSET, [_asset_values(new, now) for new in outputs])
+            parent_ids = {p for new in outputs for p in new.parent_ids}
+            if parent_ids:
+                found = set(conn.execute(_EXISTING_OUTPUTS, {"ids": sorted(parent_ids)}).scalars())
+                if missing := parent_ids - found:
+                    raise BadInput("parent_ids", f"no earlier output with id {min(missing)}")
             output_ids: list[int] = []
             for new in outputs:
-                output_ids.append(self._add_output(s, run, new))
+                output_id = conn.execute(
+                    _INSERT_OUTPUT,
+                    {
+                        "run_id": run_id, "asset_sha256": new.asset.sha256, "path": new.path,
+                        "image_index": new.image_index, "seed": new.seed,
+                        "pixel_sha256": new.pixel_sha256, "record_json": new.record_json,
+                        "created_at": now, "task": task, "model": model, "project_id": project_id,
+                    },
+                ).scalar_one()  # fmt: skip
+                output_ids.append(output_id)
+                if new.parent_ids:
+                    conn.execute(
+                        insert(OutputParentRow),
+                        [
+                            {"output_id": output_id, "parent_id": parent}
+                            for parent in dict.fromkeys(new.parent_ids)
+                        ],
+                    )
             if job_id is not None:  # the job is done exactly when its outputs exist
-                job = s.get(JobRow, job_id)
-                if job is not None:
-                    job.status, job.finished_at, job.worker = "done", utc_now(), None
-                    job.error_type = job.error_message = None
-            return run.id, output_ids
-
-    @staticmethod
-    def _add_output(s: Session, run: RunRow, new: NewOutput) -> int:
-        asset = new.asset
-        if asset.role not in ASSET_ROLES:
-            raise BadInput("role", f"expected one of {', '.join(ASSET_ROLES)}")
-        s.execute(
-            insert(AssetRow)
-            .values(
-                sha256=asset.sha256, relpath=asset.relpath, size=asset.size, format=asset.format,
-                role=asset.role, width=asset.width, height=asset.height,
-                created_at=run.created_at,
-            )
-            .on_conflict_do_nothing(index_elements=[AssetRow.sha256])
-        )  # fmt: skip
-        missing = set(new.parent_ids) - set(
-            s.scalars(select(OutputRow.id).where(OutputRow.id.in_(new.parent_ids)))
-            if new.parent_ids
-            else ()
-        )
-        if missing:
-            raise BadInput("parent_ids", f"no earlier output with id {min(missing)}")
-        task, model = _task_and_model(run.request_json)
-        row = OutputRow(
-            run_id=run.id, asset_sha256=asset.sha256, path=new.path, image_index=new.image_index,
-            seed=new.seed, pixel_sha256=new.pixel_sha256, record_json=new.record_json,
-            created_at=run.created_at, task=task, model=model, project_id=run.project_id,
-        )  # fmt: skip
-        s.add(row)
-        s.flush()
-        for parent_id in dict.fromkeys(new.parent_ids):
-            s.add(OutputParentRow(output_id=row.id, parent_id=parent_id))
-        if new.parent_ids:
-            s.flush()
-        return row.id
+                conn.execute(_JOB_DONE, {"job_id": job_id, "now": now})
+            return run_id, output_ids
 
     def delete_outputs(self, output_ids: Sequence[int]) -> list[str]:
         """Forget outputs: their rows, lineage links and search entries, in one transaction.

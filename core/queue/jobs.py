@@ -3,6 +3,10 @@
 States: queued -> running -> done | failed | cancelled (and back to queued by retry, by a
 worker stopping cleanly, or by crash recovery). `attempts` counts how often a job was started.
 Every write is one `BEGIN IMMEDIATE` transaction, so several processes share one queue safely.
+
+The worker's own statements (add, claim, the running count) are built once, as Core statements
+with bound parameters: built per call, SQLAlchemy spent about 0.8 ms a job compiling them, more
+than SQLite spent running them (bench/findings.md, 2026-12-03 "night").
 """
 
 from __future__ import annotations
@@ -10,9 +14,9 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import BadInput
@@ -22,6 +26,41 @@ from core.request import GenerationRequest
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 MAX_ATTEMPTS = 3
+
+_JOBS = cast(Table, JobRow.__table__)
+_PROJECT_NAME = select(ProjectRow.name).where(ProjectRow.id == _JOBS.c.project_id).scalar_subquery()
+_JOB_COLUMNS = (*_JOBS.c, _PROJECT_NAME.label("project"))
+_FIRST_QUEUED = (
+    select(_JOBS.c.id)
+    .where(_JOBS.c.status == "queued")
+    .order_by(_JOBS.c.position, _JOBS.c.id)
+    .limit(1)
+    .scalar_subquery()
+)
+# One statement takes the first queued job unless the queue is paused, and hands it back.
+_CLAIM = (
+    update(_JOBS)
+    .where(_JOBS.c.id == _FIRST_QUEUED)
+    .where(~exists().where(QueueStateRow.id == 1, QueueStateRow.paused))
+    .values(
+        status="running",
+        worker=bindparam("worker"),
+        started_at=bindparam("now"),
+        heartbeat_at=bindparam("now"),
+        attempts=_JOBS.c.attempts + 1,
+        cancel_requested=False,
+        error_type=None,
+        error_message=None,
+    )
+    .returning(*_JOB_COLUMNS)
+)
+_INSERT = insert(_JOBS).returning(*_JOBS.c, sort_by_parameter_order=True)
+_NEXT_POSITION = select(func.coalesce(func.max(_JOBS.c.position), -1) + 1)
+_PROJECT_ID = select(ProjectRow.id).where(ProjectRow.name == bindparam("name"))
+_RUNNING_COUNT = select(func.count()).select_from(_JOBS).where(_JOBS.c.status == "running")
+_RUNNING = select(_JOBS.c.id, _JOBS.c.worker, _JOBS.c.heartbeat_at, _JOBS.c.attempts).where(
+    _JOBS.c.status == "running"
+)
 
 
 @dataclass(frozen=True)
@@ -85,27 +124,39 @@ class JobRepository:
         return self.add_many([job])[0]
 
     def add_many(self, jobs: builtins.list[NewJob]) -> builtins.list[Job]:
+        if not jobs:
+            return []
+        now = utc_now()
         with self._sessions.begin() as s:
-            position = _next_position(s)
-            rows = []
-            for i, new in enumerate(jobs):
-                row = JobRow(
-                    request_json=new.request.canonical_json(),
-                    status="failed" if new.failed_because else "queued",
-                    error_type="BadInput" if new.failed_because else None,
-                    error_message=new.failed_because,
-                    finished_at=utc_now() if new.failed_because else None,
-                    position=position + i,
-                    project_id=_project_id(s, new.project),
-                    out_dir=new.out_dir,
-                    stem=new.stem,
-                    input_path=new.input_path,
-                    batch_id=new.batch_id,
-                )
-                s.add(row)
-                rows.append(row)
-            s.flush()
-            return [_job(s, r) for r in rows]
+            conn = s.connection()
+            position = int(conn.execute(_NEXT_POSITION).scalar_one())
+            projects = {name: _project_id(s, name) for name in {new.project for new in jobs}}
+            rows = conn.execute(
+                _INSERT,
+                [
+                    {
+                        "request_json": new.request.canonical_json(),
+                        "status": "failed" if new.failed_because else "queued",
+                        "position": position + i,
+                        "attempts": 0,
+                        "error_type": "BadInput" if new.failed_because else None,
+                        "error_message": new.failed_because,
+                        "project_id": projects[new.project],
+                        "batch_id": new.batch_id,
+                        "out_dir": new.out_dir,
+                        "created_at": now,
+                        "started_at": None,
+                        "finished_at": now if new.failed_because else None,
+                        "worker": None,
+                        "heartbeat_at": None,
+                        "cancel_requested": False,
+                        "stem": new.stem,
+                        "input_path": new.input_path,
+                    }
+                    for i, new in enumerate(jobs)
+                ],
+            ).all()
+            return [_make_job(row, new.project) for row, new in zip(rows, jobs, strict=True)]
 
     def get(self, job_id: int) -> Job | None:
         with read_session(self._sessions) as s:
@@ -122,6 +173,10 @@ class JobRepository:
             rows = s.scalars(query.offset(offset).limit(limit)).all()
             return [_job(s, r) for r in rows]
 
+    def running_count(self) -> int:
+        with read_session(self._sessions) as s:
+            return int(s.connection().execute(_RUNNING_COUNT).scalar_one())
+
     def counts(self) -> dict[str, int]:
         with read_session(self._sessions) as s:
             rows = s.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all()
@@ -133,23 +188,8 @@ class JobRepository:
     def claim_next(self, worker: str) -> Job | None:
         """Atomically take the first queued job (unless the queue is paused)."""
         with self._sessions.begin() as s:
-            if _paused(s):
-                return None
-            row = s.scalars(
-                select(JobRow)
-                .where(JobRow.status == "queued")
-                .order_by(JobRow.position, JobRow.id)
-                .limit(1)
-            ).first()
-            if row is None:
-                return None
-            now = utc_now()
-            row.status, row.worker, row.started_at, row.heartbeat_at = "running", worker, now, now
-            row.attempts += 1
-            row.cancel_requested = False
-            row.error_type = row.error_message = None
-            s.flush()
-            return _job(s, row)
+            row = s.connection().execute(_CLAIM, {"worker": worker, "now": utc_now()}).first()
+            return _job_from_row(row) if row is not None else None
 
     def heartbeat(self, job_id: int, worker: str) -> bool:
         """Mark the job alive; returns True when someone asked to cancel it."""
@@ -263,11 +303,7 @@ class JobRepository:
     def running(self) -> builtins.list[tuple[int, str | None, datetime | None, int]]:
         """(id, worker, heartbeat_at, attempts) of every running job, for crash recovery."""
         with read_session(self._sessions) as s:
-            rows = s.execute(
-                select(JobRow.id, JobRow.worker, JobRow.heartbeat_at, JobRow.attempts).where(
-                    JobRow.status == "running"
-                )
-            ).all()
+            rows = s.connection().execute(_RUNNING).all()
             return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def recover(self, job_id: int, worker: str | None, give_up: bool, reason: str) -> bool:
@@ -299,11 +335,11 @@ def _paused(s: Session) -> bool:
 
 
 def _next_position(s: Session) -> int:
-    return int(s.scalar(select(func.coalesce(func.max(JobRow.position), -1))) or 0) + 1
+    return int(s.connection().execute(_NEXT_POSITION).scalar_one())
 
 
 def _project_id(s: Session, name: str) -> int:
-    project_id = s.scalar(select(ProjectRow.id).where(ProjectRow.name == name))
+    project_id = s.connection().execute(_PROJECT_ID, {"name": name}).scalar()
     if project_id is None:
         row = ProjectRow(name=name)
         s.add(row)
@@ -314,6 +350,15 @@ def _project_id(s: Session, name: str) -> int:
 
 def _job(s: Session, row: JobRow) -> Job:
     project = s.scalar(select(ProjectRow.name).where(ProjectRow.id == row.project_id)) or ""
+    return _make_job(row, project)
+
+
+def _job_from_row(row: Row[Any]) -> Job:
+    """A job from one of the statements above (the job's columns and its project's name)."""
+    return _make_job(row, row.project or "")
+
+
+def _make_job(row: Any, project: str) -> Job:
     return Job(
         id=row.id,
         request=GenerationRequest.from_json(row.request_json),

@@ -90,7 +90,7 @@ class Worker:
             while not self._stop.is_set() and (limit is None or len(stats.job_ids) < limit):
                 self._run_calls()
                 if not self.run_one(stats):
-                    if until_empty and not self.jobs.counts()["running"]:
+                    if until_empty and not self.jobs.running_count():
                         break
                     if time.monotonic() - last_recovery > RECOVER_EVERY_S:
                         self.recover()

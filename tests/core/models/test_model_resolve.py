@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 from ldm_checkpoint import write_checkpoint
 
+from core.generation import Generator
 from core.models.fingerprint import MemoryFingerprintCache, fingerprint_model
-from core.models.resolve import model_defaults, resolve_source
+from core.models.resolve import ResolvedModels, model_defaults, resolve_source
 from core.models.sources import parse_source
+from core.request import GenerationRequest
 
 
 def test_demo_model_resolves_with_its_own_defaults(sd_folder: Path) -> None:
@@ -58,3 +61,42 @@ def test_single_file_resolves_through_its_config(sd_folder: Path, tmp_path: Path
     assert resolved.fingerprint == fingerprint_model(checkpoint).sha256
     assert resolved.size_bytes == checkpoint.stat().st_size
     assert resolved.defaults["width"] == 64
+
+
+def _set_default_steps(folder: Path, steps: int) -> None:
+    marker = folder / "atelier.json"
+    data = json.loads(marker.read_text())
+    data["defaults"]["steps"] = steps
+    marker.write_text(json.dumps(data))
+
+
+def test_a_kept_model_is_reused_until_its_files_change(sd_copy: Path) -> None:
+    models = ResolvedModels(MemoryFingerprintCache())
+    source = parse_source(str(sd_copy))
+    first = models.resolve(source, "mine")
+    assert models.resolve(source, "mine") is first  # nothing changed: no second walk
+
+    _set_default_steps(sd_copy, 7)
+    edited = models.resolve(source, "mine")
+    assert edited.defaults["steps"] == 7
+    assert edited.fingerprint == first.fingerprint
+
+    weights = next((sd_copy / "unet").glob("*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # the same size, other bytes: a weight file rewritten in place
+    weights.write_bytes(bytes(data))
+    rewritten = models.resolve(source, "mine")
+    assert rewritten.fingerprint != first.fingerprint
+    assert rewritten.components["unet"] != first.components["unet"]
+
+    shutil.copy(weights, sd_copy / "unet" / "extra.safetensors")
+    assert models.resolve(source, "mine").fingerprint != rewritten.fingerprint
+
+
+def test_the_next_job_uses_a_models_edited_defaults(generator: Generator, sd_copy: Path) -> None:
+    request = GenerationRequest(task="text2img", model=str(sd_copy), prompt="a red circle")
+    before = generator.prepare(request)
+    _set_default_steps(sd_copy, 3)
+    after = generator.prepare(request)
+    assert (before.request.steps, after.request.steps) == (20, 3)
+    assert after.model.fingerprint == before.model.fingerprint
