@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from core.cli.main import main as cli_main
     from desktop import launch
 
-    def gui(args: Any) -> int:
-        return launch(args)
-
-    return cli_main(argv, gui=gui)
+    return cli_main(argv, gui=launch)
 
 
 if __name__ == "__main__":  # pragma: no cover
