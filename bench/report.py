@@ -162,26 +162,30 @@ def environment() -> dict[str, Any]:
     }
 
 
-def merge(cases: list[Case], keep_previous: bool) -> dict[str, dict[str, Any]]:
-    """The new cases, plus (with `--only`) the previous results of the cases not re-run."""
+def merge(cases: list[Case], keep_previous: bool, measured: str = "") -> dict[str, dict[str, Any]]:
+    """The new cases, plus (with `--only`) the previous results of the cases not re-run; each
+    new one says when and on what it was `measured`, so merged rows keep their own run."""
     merged: dict[str, dict[str, Any]] = {}
     if keep_previous and RESULTS.is_file():
         with contextlib.suppress(OSError, ValueError):
             merged.update(json.loads(RESULTS.read_text()).get("cases", {}))
     for case in cases:
-        merged[case.name] = case.to_dict()
+        merged[case.name] = {**case.to_dict(), "measured": measured}
     ordered = {name: merged[name] for name in ORDER if name in merged}
     ordered.update({k: v for k, v in merged.items() if k not in ordered})
     return ordered
 
 
 def write(cases: list[Case], command: str, quick: bool, elapsed_s: float, partial: bool) -> None:
+    env = environment()
+    versions = env["versions"]
+    measured = f"{env['date']}, git {versions['git']}, PySide6 {versions['pyside6']}"
     data = {
-        **environment(),
+        **env,
         "command": command,
         "quick": quick,
         "elapsed_s": round(elapsed_s, 1),
-        "cases": merge(cases, keep_previous=partial),
+        "cases": merge(cases, keep_previous=partial, measured=measured),
     }
     RESULTS.write_text(json.dumps(data, indent=2) + "\n")
     DOC.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +201,17 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
     return str(value)
+
+
+def _earlier_rows(data: dict[str, Any]) -> list[str]:
+    """Rows kept from earlier runs (`--only` re-runs some cases): which, and when."""
+    this = f"{data['date']}, git {data['versions']['git']}, PySide6 {data['versions']['pyside6']}"
+    runs: dict[str, list[str]] = {}
+    for name, case in data["cases"].items():
+        measured = case.get("measured") or "an earlier run (not recorded)"
+        if measured != this:
+            runs.setdefault(measured, []).append(name)
+    return [f"- Kept from {run}: {', '.join(names)}" for run, names in runs.items()]
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -237,6 +252,7 @@ def markdown(data: dict[str, Any]) -> str:
         f"{versions['diffusers']}, transformers {versions['transformers']}, atelier "
         f"{versions['atelier']} (git {versions['git']}), PySide6 {versions['pyside6']}",
         f"- Date: {data['date']}; the run took {data['elapsed_s']:.0f} s",
+        *_earlier_rows(data),
         "",
         "## Commands",
         "",
