@@ -236,8 +236,11 @@ def markdown(data: dict[str, Any]) -> str:
             baseline += f" {unit}"
         met = case.get("met")
         note = str(case.get("note", "")).replace("|", "\\|")
+        value = _fmt(case.get("value"))
+        if case.get("unit") == "ratio" and isinstance(case.get("value"), float):
+            value = f"{case['value']:.3f}"  # 1.032 against a target of 1.03 must not read 1.03
         lines.append(
-            f"| {name} | {_fmt(case.get('value'))} | {case.get('unit', '')} | "
+            f"| {name} | {value} | {case.get('unit', '')} | "
             f"{case.get('target') or '—'} | {baseline} | {'—' if met is None else _fmt(met)} "
             f"| {note} |"
         )
