@@ -126,7 +126,10 @@ class ModelVariantRow(Base):
 
 class JobRow(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_position", "status", "position"),)
+    __table_args__ = (
+        Index("ix_jobs_status_position", "status", "position"),
+        Index("ix_jobs_position", "position"),  # 0005: the next position without a scan
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_json: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")

@@ -220,3 +220,41 @@ def test_outputs_made_before_0004_get_their_task_model_and_project(tmp_path: Pat
         flt = HistoryFilter(text="lighthouse", task="img2img", model="m", project="old")
         assert [o.id for o in history.search(flt)] == [1]
         assert history.count(HistoryFilter(task="text2img")) == 0
+
+
+def test_a_0004_queue_gets_the_position_index_and_new_jobs_go_last(tmp_path: Path) -> None:
+    """0005: the next position is read from `ix_jobs_position` (it scanned every job the queue
+    kept: 5.9 ms an add with 100,000 finished jobs), and jobs made before still come first."""
+    from alembic import command
+
+    from core.library.database import create_library_engine, migration_config
+    from core.queue.jobs import _NEXT_POSITION, JobRepository, NewJob
+    from core.request import GenerationRequest
+
+    home = tmp_path / "home"
+    home.mkdir()
+    engine = create_library_engine(home / "library.sqlite")
+    config = migration_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+        conn.exec_driver_sql(
+            "INSERT INTO projects (id, name, created_at) VALUES (1, 'old', '2026-01-01')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO jobs (id, request_json, status, position, attempts, project_id, "
+            "created_at, cancel_requested) VALUES (7, "
+            '\'{"task": "text2img", "model": "demo:sd"}\', \'queued\', 41, 0, 1, '
+            "'2026-01-01', 0)"
+        )
+    engine.dispose()
+    with Library.open(home) as lib:
+        assert list((home / "backups").glob("library-*-0004.sqlite"))
+        jobs = JobRepository(lib.db.session_factory)
+        new = jobs.add(NewJob(GenerationRequest(task="text2img", model="demo:sd")))
+        assert new.position == 42
+        assert [j.id for j in jobs.list(("queued",))] == [7, new.id]
+        with lib.db.engine.connect() as conn:
+            sql = str(_NEXT_POSITION.compile(conn, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "ix_jobs_position" in plan, plan
