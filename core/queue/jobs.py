@@ -156,22 +156,23 @@ class JobRepository:
                     for i, new in enumerate(jobs)
                 ],
             ).all()
-            return [_make_job(row, new.project) for row, new in zip(rows, jobs, strict=True)]
+            return [_job(row, new.project) for row, new in zip(rows, jobs, strict=True)]
 
     def get(self, job_id: int) -> Job | None:
         with read_session(self._sessions) as s:
-            row = s.get(JobRow, job_id)
-            return _job(s, row) if row else None
+            query = select(*_JOB_COLUMNS).where(_JOBS.c.id == job_id)
+            row = s.connection().execute(query).first()
+            return _job(row, row.project) if row is not None else None
 
     def list(
         self, statuses: tuple[str, ...] | None = None, offset: int = 0, limit: int = 200
     ) -> builtins.list[Job]:
         with read_session(self._sessions) as s:
-            query = select(JobRow).order_by(JobRow.position, JobRow.id)
+            query = select(*_JOB_COLUMNS).order_by(_JOBS.c.position, _JOBS.c.id)
             if statuses:
-                query = query.where(JobRow.status.in_(statuses))
-            rows = s.scalars(query.offset(offset).limit(limit)).all()
-            return [_job(s, r) for r in rows]
+                query = query.where(_JOBS.c.status.in_(statuses))
+            rows = s.connection().execute(query.offset(offset).limit(limit)).all()
+            return [_job(r, r.project) for r in rows]
 
     def running_count(self) -> int:
         with read_session(self._sessions) as s:
@@ -189,7 +190,7 @@ class JobRepository:
         """Atomically take the first queued job (unless the queue is paused)."""
         with self._sessions.begin() as s:
             row = s.connection().execute(_CLAIM, {"worker": worker, "now": utc_now()}).first()
-            return _job_from_row(row) if row is not None else None
+            return _job(row, row.project) if row is not None else None
 
     def heartbeat(self, job_id: int, worker: str) -> bool:
         """Mark the job alive; returns True when someone asked to cancel it."""
@@ -348,24 +349,15 @@ def _project_id(s: Session, name: str) -> int:
     return int(project_id)
 
 
-def _job(s: Session, row: JobRow) -> Job:
-    project = s.scalar(select(ProjectRow.name).where(ProjectRow.id == row.project_id)) or ""
-    return _make_job(row, project)
-
-
-def _job_from_row(row: Row[Any]) -> Job:
-    """A job from one of the statements above (the job's columns and its project's name)."""
-    return _make_job(row, row.project or "")
-
-
-def _make_job(row: Any, project: str) -> Job:
+def _job(row: Row[Any], project: str | None) -> Job:
+    """A job from its columns (one of the statements above) and its project's name."""
     return Job(
         id=row.id,
         request=GenerationRequest.from_json(row.request_json),
         status=row.status,
         position=row.position,
         attempts=row.attempts,
-        project=project,
+        project=project or "",
         error_type=row.error_type,
         error_message=row.error_message,
         batch_id=row.batch_id,

@@ -182,37 +182,42 @@ def test_the_library_home_comes_from_atelier_home_when_set(
         assert lib.store.root == tmp_path / "custom" / "store"
 
 
-def test_outputs_made_before_0004_get_their_task_model_and_project(tmp_path: Path) -> None:
-    """The 0004 backfill: an output recorded at 0003 is found by the new indexed filters."""
+def _library_at(home: Path, revision: str, *statements: str) -> Path:
+    """A library left at an older `revision`, holding the rows `statements` insert, and an
+    'old' project (id 1)."""
     from alembic import command
 
     from core.library.database import create_library_engine, migration_config
 
-    home = tmp_path / "home"
     home.mkdir()
     engine = create_library_engine(home / "library.sqlite")
     config = migration_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0003")
+        command.upgrade(config, revision)
         conn.exec_driver_sql(
             "INSERT INTO projects (id, name, created_at) VALUES (1, 'old', '2026-01-01')"
         )
-        conn.exec_driver_sql(
-            "INSERT INTO runs (id, project_id, request_json, request_hash, environment_json, "
-            'timings_json, created_at) VALUES (1, 1, \'{"task": "img2img", "model": "m"}\', '
-            "'h', '{}', '{}', '2026-01-01')"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO assets (sha256, relpath, size, format, role, created_at) "
-            "VALUES ('a', 'a.png', 1, 'png', 'output', '2026-01-01')"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO outputs (id, run_id, asset_sha256, path, image_index, seed, pixel_sha256, "
-            "record_json, created_at) VALUES (1, 1, 'a', 'a.png', 0, 1, 'p', "
-            '\'{"request": {"prompt": "an old lighthouse"}}\', \'2026-01-01\')'
-        )
+        for statement in statements:
+            conn.exec_driver_sql(statement)
     engine.dispose()
+    return home
+
+
+def test_outputs_made_before_0004_get_their_task_model_and_project(tmp_path: Path) -> None:
+    """The 0004 backfill: an output recorded at 0003 is found by the new indexed filters."""
+    home = _library_at(
+        tmp_path / "home",
+        "0003",
+        "INSERT INTO runs (id, project_id, request_json, request_hash, environment_json, "
+        'timings_json, created_at) VALUES (1, 1, \'{"task": "img2img", "model": "m"}\', '
+        "'h', '{}', '{}', '2026-01-01')",
+        "INSERT INTO assets (sha256, relpath, size, format, role, created_at) "
+        "VALUES ('a', 'a.png', 1, 'png', 'output', '2026-01-01')",
+        "INSERT INTO outputs (id, run_id, asset_sha256, path, image_index, seed, pixel_sha256, "
+        "record_json, created_at) VALUES (1, 1, 'a', 'a.png', 0, 1, 'p', "
+        '\'{"request": {"prompt": "an old lighthouse"}}\', \'2026-01-01\')',
+    )
     from core.library.history import History, HistoryFilter
 
     with Library.open(home) as lib:
@@ -225,29 +230,17 @@ def test_outputs_made_before_0004_get_their_task_model_and_project(tmp_path: Pat
 def test_a_0004_queue_gets_the_position_index_and_new_jobs_go_last(tmp_path: Path) -> None:
     """0005: the next position is read from `ix_jobs_position` (it scanned every job the queue
     kept: 5.9 ms an add with 100,000 finished jobs), and jobs made before still come first."""
-    from alembic import command
-
-    from core.library.database import create_library_engine, migration_config
     from core.queue.jobs import _NEXT_POSITION, JobRepository, NewJob
     from core.request import GenerationRequest
 
-    home = tmp_path / "home"
-    home.mkdir()
-    engine = create_library_engine(home / "library.sqlite")
-    config = migration_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0004")
-        conn.exec_driver_sql(
-            "INSERT INTO projects (id, name, created_at) VALUES (1, 'old', '2026-01-01')"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO jobs (id, request_json, status, position, attempts, project_id, "
-            "created_at, cancel_requested) VALUES (7, "
-            '\'{"task": "text2img", "model": "demo:sd"}\', \'queued\', 41, 0, 1, '
-            "'2026-01-01', 0)"
-        )
-    engine.dispose()
+    home = _library_at(
+        tmp_path / "home",
+        "0004",
+        "INSERT INTO jobs (id, request_json, status, position, attempts, project_id, "
+        "created_at, cancel_requested) VALUES (7, "
+        '\'{"task": "text2img", "model": "demo:sd"}\', \'queued\', 41, 0, 1, '
+        "'2026-01-01', 0)",
+    )
     with Library.open(home) as lib:
         assert list((home / "backups").glob("library-*-0004.sqlite"))
         jobs = JobRepository(lib.db.session_factory)
