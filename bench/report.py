@@ -178,8 +178,7 @@ def merge(cases: list[Case], keep_previous: bool, measured: str = "") -> dict[st
 
 def write(cases: list[Case], command: str, quick: bool, elapsed_s: float, partial: bool) -> None:
     env = environment()
-    versions = env["versions"]
-    measured = f"{env['date']}, git {versions['git']}, PySide6 {versions['pyside6']}"
+    measured = _run_label(env)
     data = {
         **env,
         "command": command,
@@ -203,9 +202,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _run_label(data: dict[str, Any]) -> str:
+    """When and on what a run measured: what each case keeps as `measured`."""
+    versions = data["versions"]
+    return f"{data['date']}, git {versions['git']}, PySide6 {versions['pyside6']}"
+
+
 def _earlier_rows(data: dict[str, Any]) -> list[str]:
     """Rows kept from earlier runs (`--only` re-runs some cases): which, and when."""
-    this = f"{data['date']}, git {data['versions']['git']}, PySide6 {data['versions']['pyside6']}"
+    this = _run_label(data)
     runs: dict[str, list[str]] = {}
     for name, case in data["cases"].items():
         measured = case.get("measured") or "an earlier run (not recorded)"
