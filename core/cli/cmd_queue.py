@@ -198,17 +198,26 @@ def _report_jobs(jobs: list[Any], as_json: bool) -> None:
 def _run(library: Any, until_empty: bool) -> int:
     from core.queue.worker import Worker
 
-    worker = Worker(library, events=_printing_events())
+    waiting = None if until_empty else "queue empty: waiting for jobs (Ctrl-C stops)"
+    worker = Worker(library, events=_printing_events(waiting=waiting))
     stop = threading.Event()
     with _stop_on_interrupt(stop, on_stop=lambda: worker.stop(wait=False)):
         stats = worker.run(until_empty=until_empty)
     print(f"{stats.done} done, {stats.failed} failed, {stats.cancelled} cancelled; "
           f"{stats.outputs} images", file=sys.stderr)  # fmt: skip
+    if worker.jobs.is_paused():
+        queued = worker.jobs.counts()["queued"]
+        if queued:
+            print(f"the queue is paused: {queued} queued jobs wait for `atelier queue resume`",
+                  file=sys.stderr)  # fmt: skip
     return 1 if stats.failed else 0
 
 
-def _printing_events(stream: Any = None) -> Any:
-    """Worker events as lines (on stdout unless `stream` says otherwise) and progress bars."""
+def _printing_events(stream: Any = None, waiting: str | None = None) -> Any:
+    """Worker events as lines (on stdout unless `stream` says otherwise) and progress bars.
+
+    Going idle prints `waiting` on stderr (when given), and a paused queue always says so: a
+    worker that sits silent looks hung."""
     from core.cli.progress import ProgressBar
     from core.queue.worker import WorkerEvents
 
@@ -238,7 +247,14 @@ def _printing_events(stream: Any = None) -> Any:
         for item in items:
             print(f"job {item.job_id}: {item.reason}", file=sys.stderr, flush=True)
 
-    return WorkerEvents(started, step, done, failed, cancelled, recovered)
+    def idle(paused: bool) -> None:
+        if paused:
+            print("queue paused: no job starts until `atelier queue resume` (Ctrl-C stops)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        elif waiting is not None:
+            print(waiting, file=sys.stderr, flush=True)
+
+    return WorkerEvents(started, step, done, failed, cancelled, recovered, idle)
 
 
 @contextmanager
@@ -249,7 +265,8 @@ def _stop_on_interrupt(stop: threading.Event, on_stop: Any = None) -> Iterator[N
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        print("\nstopping after this step (the running job stays queued)...", file=sys.stderr)
+        print("\nstopping (a running job stops at its next step and stays queued)...",
+              file=sys.stderr)  # fmt: skip
         if on_stop is not None:
             on_stop()
 

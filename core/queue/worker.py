@@ -42,6 +42,9 @@ class WorkerEvents:
     job_failed: Callable[[Job, str, str], None] | None = None
     job_cancelled: Callable[[Job], None] | None = None
     recovered: Callable[[list[Recovered]], None] | None = None
+    # The worker found nothing to run and waits: called once as it goes idle and again when the
+    # queue's pause flag changes while it waits (the argument: whether the queue is paused).
+    idle: Callable[[bool], None] | None = None
 
 
 @dataclass
@@ -86,12 +89,16 @@ class Worker:
         last_recovery = time.monotonic()
         self._beat = _Heartbeat(self.jobs, self.name, self._cancel, self.heartbeat_s)
         self._beat.start()
+        told: bool | None = None  # the pause flag last reported idle; None while working
         try:
             while not self._stop.is_set() and (limit is None or len(stats.job_ids) < limit):
                 self._run_calls()
-                if not self.run_one(stats):
+                if self.run_one(stats):
+                    told = None
+                else:
                     if until_empty and not self.jobs.running_count():
                         break
+                    told = self._tell_idle(told)
                     if time.monotonic() - last_recovery > RECOVER_EVERY_S:
                         self.recover()
                         last_recovery = time.monotonic()
@@ -221,6 +228,16 @@ class Worker:
             if beat is not self._beat:
                 beat.stop()
         return True
+
+    def _tell_idle(self, told: bool | None) -> bool | None:
+        """Report going idle, or a change of the pause flag while idle (one small read a poll,
+        only when someone listens)."""
+        if self.events.idle is None:
+            return told
+        paused = self.jobs.is_paused()
+        if paused != told:
+            self.events.idle(paused)
+        return paused
 
     def _step_reporter(self, job: Job) -> Callable[[StepProgress], None] | None:
         """None when nobody listens, so the engine makes no previews."""

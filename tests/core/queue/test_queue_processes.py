@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import queue
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -175,3 +177,50 @@ def _status(home: Path, job_id: int) -> str | None:
     with sqlite3.connect(db, timeout=30) as conn:
         row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
     return row[0] if row else None
+
+
+def test_queue_run_says_when_it_waits_and_why(tmp_path: Path) -> None:
+    """A paused queue is named both ways `queue run` ends: at once with `--until-empty`, and
+    while it waits without it; an empty queue says it waits for jobs."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        jobs = JobRepository(lib.db.session_factory)
+        jobs.add(NewJob(GenerationRequest("text2img", "demo:sd", "x", seed=1, steps=2)))
+        jobs.set_paused(True)
+    once = subprocess.run(
+        atelier(home, "queue", "run", "--until-empty"), capture_output=True, text=True, timeout=120
+    )
+    assert once.returncode == 0, once.stderr
+    assert "0 done" in once.stderr
+    assert "the queue is paused: 1 queued jobs wait for `atelier queue resume`" in once.stderr
+
+    runner = start(home, "queue", "run")
+    said, reader = _lines_of(runner)
+    first = said.get(timeout=120)
+    assert first.startswith("queue paused: no job starts until `atelier queue resume`"), first
+    assert subprocess.run(atelier(home, "queue", "resume"), timeout=120).returncode == 0
+    waiting = said.get(timeout=120)
+    while not waiting.startswith("queue empty"):  # the job's progress lines come first
+        waiting = said.get(timeout=120)
+    assert waiting.startswith("queue empty: waiting for jobs"), waiting
+    runner.send_signal(signal.SIGINT)
+    assert runner.wait(timeout=60) == 0
+    assert runner.stdout is not None
+    assert "job 1: output 1 -> " in runner.stdout.read()
+    reader.join(timeout=60)
+    rest = list(said.queue)
+    assert any(line.startswith("1 done, 0 failed") for line in rest), rest
+
+
+def _lines_of(process: subprocess.Popen[str]) -> tuple[queue.Queue[str], threading.Thread]:
+    """The process's stderr, line by line, read by a thread (so a test waits with a timeout)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return lines, reader

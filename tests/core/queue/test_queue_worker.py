@@ -177,6 +177,45 @@ def test_calls_run_in_the_worker_thread_between_jobs_and_a_failing_one_is_surviv
     assert jobs.get(job.id).status == "done"  # type: ignore[union-attr]
 
 
+def test_an_idle_worker_says_so_once_and_again_when_the_queue_is_paused_or_resumed(
+    jobs: JobRepository, worker: Worker
+) -> None:
+    """`atelier queue run` prints these: a worker that waits in silence looks hung."""
+    said: list[tuple[str, object]] = []
+    changed = threading.Event()
+
+    def note(kind: str, value: object) -> None:
+        said.append((kind, value))
+        changed.set()
+
+    def until(count: int) -> None:
+        deadline = time.monotonic() + 120
+        while len(said) < count and time.monotonic() < deadline:
+            changed.wait(0.5)
+            changed.clear()
+        assert len(said) >= count, said
+
+    worker.events = WorkerEvents(
+        job_done=lambda job, outputs: note("done", job.id), idle=lambda paused: note("idle", paused)
+    )
+    thread = worker.start()
+    try:
+        until(1)
+        time.sleep(0.5)  # ten more polls: going idle is told once, not at every poll
+        assert said == [("idle", False)]
+        jobs.set_paused(True)
+        job = jobs.add(NewJob(_request()))
+        until(2)
+        assert said[1] == ("idle", True)  # paused: the job waits, and the worker says why
+        assert jobs.get(job.id).status == "queued"  # type: ignore[union-attr]
+        jobs.set_paused(False)
+        until(4)
+        assert said[2:4] == [("done", job.id), ("idle", False)]
+    finally:
+        worker.stop(wait=True, timeout=60)
+    assert not thread.is_alive()
+
+
 def test_stopping_the_worker_leaves_the_running_job_queued(
     jobs: JobRepository, worker: Worker
 ) -> None:
