@@ -65,8 +65,11 @@ class EngineResult:
 class Engine:
     """Owns the pipeline cache; runs one request at a time (a worker thread per device)."""
 
-    def __init__(self, cache: PipelineCache | None = None) -> None:
+    def __init__(self, cache: PipelineCache | None = None, *, prompt_cache: bool = True) -> None:
         self.cache = cache or PipelineCache()
+        # Reuse a prompt's text embeddings between runs (core.engine.prompts); off: every run
+        # encodes its prompt, as a bare diffusers call does (the tests compare the two).
+        self.prompt_cache = prompt_cache
         self._vaes: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -106,7 +109,7 @@ class Engine:
                     progress = _Progress(
                         call, request.batch_count, on_step, cancel, previews, model
                     )
-                    out = self._call(pipe, request, inputs, seeds, progress, refine)
+                    out = self._call(pipe, loaded, request, inputs, seeds, progress, refine)
                     for j, image in enumerate(out):
                         images.append(
                             GeneratedImage(image, seeds[j], call * request.batch_size + j)
@@ -155,6 +158,7 @@ class Engine:
     def _call(
         self,
         pipe: Any,
+        loaded: LoadedModel,
         request: GenerationRequest,
         inputs: EngineInputs,
         seeds: list[int],
@@ -175,6 +179,11 @@ class Engine:
             if "clip_skip" not in accepted:
                 raise BadInput("clip_skip", f"{type(pipe).__name__} does not support clip skip")
             kwargs["clip_skip"] = request.clip_skip
+        embeds = loaded.prompts.arguments(pipe, request, accepted, keep=self.prompt_cache)
+        if embeds is not None:
+            for name in ("prompt", "negative_prompt", "clip_skip"):
+                kwargs.pop(name, None)
+            kwargs.update(embeds)
         if refiner is not None:
             kwargs.update(output_type="latent", denoising_end=request.high_noise_frac)
         _attach_progress(pipe, kwargs, accepted, progress, "base")
