@@ -81,7 +81,13 @@ class AppSide:
         seconds = self._ended_at - started
         row = self._run_row(job.id)
         threads = json.loads(row[2])["threads"] if row else None
-        return {"seconds": seconds, "pixels": self._pixels(job.id), "threads": threads}
+        engine_s = float(json.loads(row[0]).get("total_s", 0.0)) if row else 0.0
+        return {
+            "seconds": seconds,
+            "engine_s": engine_s,
+            "pixels": self._pixels(job.id),
+            "threads": threads,
+        }
 
     def _live_worker(self) -> Any:
         import threading

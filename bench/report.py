@@ -43,8 +43,13 @@ they open an existing library, as a worker or a window usually does.
   prepare, engine, PNG, store write and transaction are all inside. Until 2026-12-03 each
   image started `Worker.run(until_empty=True)` anew, which added a recovery pass, a heartbeat
   thread and a last empty claim per image that a running worker pays once.
-  `details.median_pair_difference_ms` is the median of app minus bare, pair by pair. The bare
-  side runs with
+  `details.median_pair_difference_ms` is the median of app minus bare, pair by pair. Every
+  image has the bench's one prompt, as a batch or a sweep does: since 2026-12-03 the app keeps
+  a prompt's text embeddings between jobs (`core.engine.prompts`, bit-identical pixels), so it
+  encodes the prompt once per process, while the bare script encodes it every image, as a
+  bare loop does (about 6 ms of a demo:sd image here). `details.app_fixed_ms` (the app's wall
+  time minus its engine's own `total_s`, median) is what the app adds around the model, which
+  the kept embeddings do not hide. The bare side runs with
   the torch thread count the app resolved for the same request (`details.threads`: one below
   256x256 on the CPU). The SD 1.5-sized model (`bench/sd15.py`) is built from the
   published SD 1.5 configs with random weights (UNet 320/640/1280/1280, cross-attention 768,
@@ -62,7 +67,8 @@ they open an existing library, as a worker or a window usually does.
   rounds (`Worker.run(until_empty=True, limit=8)`, as `atelier queue run` runs them; 10 rounds
   of 20 until 2026-12-03, when slow spells of this VM fell on one side for seconds)
   alternating with rounds of the bare loop over the same seeds, at the app's thread count;
-  images per second. **queue_fixed_ms**: per job, the time since the job before it was done
+  images per second. All jobs share one prompt: the app encodes it once (kept embeddings), the
+  bare loop every image. **queue_fixed_ms**: per job, the time since the job before it was done
   minus the engine's own `total_s` (claim, resolve, progress, PNG + record, store write, the
   run's transaction); median.
 - **history_p95_ms**: a library made by `Library.open` (real schema, indexes and FTS
