@@ -15,55 +15,90 @@ model, which the kept embeddings do not hide.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bench.common import NEGATIVE, PROMPT, Case, fresh_home, log, median
 from bench.proc import Proc
 
 TARGET_RATIO = 1.03
+SMALL_PROCESSES = 4  # pairs of processes for the 64x64 cases, 20 images a side each
 
 
 def compare(
-    name: str, label: str, spec: dict[str, Any], warm_spec: dict[str, Any], pairs: int
+    name: str,
+    label: str,
+    spec: dict[str, Any],
+    warm_spec: dict[str, Any],
+    pairs: int,
+    processes: int = 1,
+    tested: str = "app",
 ) -> tuple[Case, dict[str, Any]]:
-    """The overhead case, and the app process's memory (peak and current RSS, MB)."""
+    """The overhead case, and the tested process's memory (peak and current RSS, MB).
+
+    `pairs` images a side in each of `processes` pairs of processes, each pair started anew
+    (the first started alternates): a process keeps its speed for its life (two bare processes
+    differ by up to 6% for a whole run on this VM), so one pair of processes measures that
+    difference as much as the app. `tested` "bare" runs the bare script against itself: the
+    method's own noise (overhead_small_aa).
+    """
     app_s: list[float] = []
     app_fixed_s: list[float] = []  # the app's wall time minus its engine's own time
     bare_s: list[float] = []
+    ratios: list[float] = []  # one per pair of processes
     identical = True
-    with fresh_home(name) as home, Proc("app", home) as app, Proc("bare") as bare:
-        log(f"{name}: warm-up (loads the model on both sides)")
-        threads = app.call("run", spec=warm_spec, seed=1)["threads"]
-        # The bare script runs with the thread count the app chose for the same request.
-        bare_spec = {**spec, "threads": threads}
-        bare.call("run", spec={**warm_spec, "threads": threads}, seed=1)
-        for i in range(pairs):
-            seed = 1000 + i
-            order = (app, bare) if i % 2 == 0 else (bare, app)
-            got: dict[str, dict[str, Any]] = {}
-            for side in order:
-                side_spec = spec if side is app else bare_spec
-                got[side.side] = side.call("run", spec=side_spec, seed=seed)
-            app_s.append(got["app"]["seconds"])
-            app_fixed_s.append(got["app"]["seconds"] - got["app"]["engine_s"])
-            bare_s.append(got["bare"]["seconds"])
-            identical = identical and got["app"]["pixels"] == got["bare"]["pixels"]
-            log(f"{name}: pair {i + 1}/{pairs}: app {app_s[-1]:.3f} s, bare {bare_s[-1]:.3f} s")
-        rss = app.call("rss")
-        bare_rss = bare.call("rss")
+    threads = None
+    peaks = {"app": 0.0, "bare": 0.0}
+    with fresh_home(name) as home:
+        for process in range(processes):
+            first, second = (tested, "bare") if process % 2 == 0 else ("bare", tested)
+            with _start(first, home) as one, _start(second, home) as two:
+                app, bare = (one, two) if process % 2 == 0 else (two, one)
+                log(f"{name}: processes {process + 1}/{processes}: warm-up (loads the model)")
+                warm = app.call("run", spec=warm_spec, seed=1)
+                threads = warm.get("threads") or warm_spec.get("threads") or threads
+                # The bare script runs with the thread count the app chose for the same request.
+                bare_spec = {**spec, "threads": threads}
+                tested_spec = spec if tested == "app" else bare_spec
+                bare.call("run", spec={**warm_spec, "threads": threads}, seed=1)
+                mine: tuple[list[float], list[float]] = ([], [])
+                for i in range(pairs):
+                    seed = 1000 + process * pairs + i
+                    order = (app, bare) if i % 2 == 0 else (bare, app)
+                    got: dict[int, dict[str, Any]] = {}
+                    for side in order:
+                        side_spec = tested_spec if side is app else bare_spec
+                        got[id(side)] = side.call("run", spec=side_spec, seed=seed)
+                    a, b = got[id(app)], got[id(bare)]
+                    mine[0].append(a["seconds"])
+                    mine[1].append(b["seconds"])
+                    app_fixed_s.append(a["seconds"] - a.get("engine_s", a["seconds"]))
+                    identical = identical and a["pixels"] == b["pixels"]
+                    log(f"{name}: pair {i + 1}/{pairs}: {tested} {a['seconds']:.3f} s, "
+                        f"bare {b['seconds']:.3f} s")  # fmt: skip
+                app_s += mine[0]
+                bare_s += mine[1]
+                ratios.append(median(mine[0]) / median(mine[1]))
+                peaks["app"] = max(peaks["app"], app.call("rss")["peak_mb"])
+                peaks["bare"] = max(peaks["bare"], bare.call("rss")["peak_mb"])
     ratio = median(app_s) / median(bare_s)
     size = f"{spec['width']}x{spec['height']}"
+    images = f"{pairs * processes} interleaved images per side"
+    if processes > 1:
+        images += f" from {processes} pairs of processes"
+    what = label if tested == "app" else f"A/A: the bare script against itself, {label}"
+    target = f"<= {TARGET_RATIO}" if tested == "app" else None
     case = Case(
         name,
         ratio,
         "ratio",
-        f"<= {TARGET_RATIO}",
+        target,
         median(bare_s),
-        ratio <= TARGET_RATIO,
+        ratio <= TARGET_RATIO if tested == "app" else None,
         note=(
-            f"{label}, {size}, {spec['steps']} steps, cfg {spec['cfg_scale']}, "
-            f"{threads} thread(s) on both sides; "
-            f"median of {pairs} interleaved images per side; baseline = bare diffusers s/image"
+            f"{what}, {size}, {spec['steps']} steps, cfg {spec['cfg_scale']}, "
+            f"{threads} thread(s) on both sides; median of {images}; "
+            "baseline = bare diffusers s/image"
         ),
         details={
             "baseline_unit": "s/image",
@@ -71,20 +106,26 @@ def compare(
             "bare_median_s": median(bare_s),
             "median_pair_difference_ms": 1000
             * median([a - b for a, b in zip(app_s, bare_s, strict=True)]),
-            "app_fixed_ms": 1000 * median(app_fixed_s),
-            "app_s": app_s,
-            "bare_s": bare_s,
+            "ratio_per_process_pair": ratios,
             "pixel_identical": identical,
             "threads": threads,
-            "app_peak_rss_mb": rss["peak_mb"],
-            "bare_peak_rss_mb": bare_rss["peak_mb"],
+            "app_peak_rss_mb": peaks["app"],
+            "bare_peak_rss_mb": peaks["bare"],
+            "app_s": app_s,
+            "bare_s": bare_s,
         },
     )
+    if tested == "app":
+        case.details["app_fixed_ms"] = 1000 * median(app_fixed_s)
     return case, {
-        "app_peak_mb": rss["peak_mb"],
-        "bare_peak_mb": bare_rss["peak_mb"],
+        "app_peak_mb": peaks["app"],
+        "bare_peak_mb": peaks["bare"],
         "source": f"the {name} processes",
     }
+
+
+def _start(side: str, home: Path) -> Proc:
+    return Proc("app", home) if side == "app" else Proc("bare")
 
 
 def spec_for(model: str, size: int, steps: int) -> dict[str, Any]:
@@ -101,7 +142,17 @@ def spec_for(model: str, size: int, steps: int) -> dict[str, Any]:
 
 def overhead_small(quick: bool) -> tuple[Case, dict[str, Any]]:
     spec = spec_for("demo:sd", 64, 8)
-    return compare("overhead_small", "demo:sd", spec, spec, 3 if quick else 80)
+    processes = 1 if quick else SMALL_PROCESSES
+    return compare("overhead_small", "demo:sd", spec, spec, 3 if quick else 20, processes)
+
+
+def overhead_small_aa(quick: bool) -> Case:
+    """overhead_small's method with the bare script on both sides: how far from 1.0 it reads
+    when nothing differs."""
+    spec = {**spec_for("demo:sd", 64, 8), "threads": 1}  # what the app resolves at 64x64
+    processes = 1 if quick else SMALL_PROCESSES
+    pairs = 3 if quick else 20
+    return compare("overhead_small_aa", "demo:sd", spec, spec, pairs, processes, "bare")[0]
 
 
 def overhead_sd15(quick: bool) -> tuple[Case, dict[str, Any]]:

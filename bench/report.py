@@ -16,7 +16,8 @@ from bench.common import BENCH_DIR, ROOT, Case
 RESULTS = BENCH_DIR / "results.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 ORDER = (
-    "overhead_small", "overhead_sd15", "switch", "switch_second_model", "switch_memory_mb",
+    "overhead_small", "overhead_small_aa", "overhead_sd15", "switch", "switch_second_model",
+    "switch_memory_mb",
     "queue_throughput", "queue_fixed_ms", "history_p95_ms", "history_p50_ms", "gui_stall_ms",
     "gui_pickup_ms", "gui_reproduce_s", "gui_start_s", "help_s", "rss_demo_mb", "rss_sd15_mb",
     "omp_passive_small",
@@ -37,27 +38,33 @@ they open an existing library, as a worker or a window usually does.
 
 - **overhead_small / overhead_sd15**: per-image time ratio app / bare, alternating image by
   image (ABBA) after a warm-up image on each side; the images must be pixel-identical
-  (`details.pixel_identical`). Each app image is one job added to a worker thread that is
-  already running (as the window's worker process and `atelier queue run` have one), timed
-  from adding the job to its `job_done` event, which follows the run's commit: the claim,
-  prepare, engine, PNG, store write and transaction are all inside. Until 2026-12-03 each
-  image started `Worker.run(until_empty=True)` anew, which added a recovery pass, a heartbeat
-  thread and a last empty claim per image that a running worker pays once.
-  `details.median_pair_difference_ms` is the median of app minus bare, pair by pair. Every
-  image has the bench's one prompt, as a batch or a sweep does: since 2026-12-03 the app keeps
-  a prompt's text embeddings between jobs (`core.engine.prompts`, bit-identical pixels), so it
-  encodes the prompt once per process, while the bare script encodes it every image, as a
-  bare loop does (about 6 ms of a demo:sd image here). `details.app_fixed_ms` (the app's wall
-  time minus its engine's own `total_s`, median) is what the app adds around the model, which
-  the kept embeddings do not hide. The bare side runs with
-  the torch thread count the app resolved for the same request (`details.threads`: one below
-  256x256 on the CPU). The SD 1.5-sized model (`bench/sd15.py`) is built from the
-  published SD 1.5 configs with random weights (UNet 320/640/1280/1280, cross-attention 768,
-  head dim 8; VAE 128/256/512/512; CLIP text encoder 768 x 12 layers) into
-  `bench/.cache/sd15-random` and used through the app as a model path. On a CPU one 512x512
-  step of it takes tens of seconds, so this case uses **2 steps and 2 measured images per
-  side** (app first, then bare first; after a 512x512 warm-up on each side) to fit the time
-  budget.
+  (`details.pixel_identical`). overhead_small runs **4 pairs of processes, 20 images a side
+  each** (each pair started anew, which one starts first alternating), and the ratio is of the
+  medians over all 80 (`details.ratio_per_process_pair` has each pair's own). Until 2026-12-03
+  it was one pair of processes with 80 images a side: a process keeps its speed for its life,
+  and two bare processes read 0.939 to 1.029 against each other in five such runs (30 pairs
+  each), so one pair of processes measured that as much as the app. **overhead_small_aa** (no
+  target) runs the same method with the bare script on both sides: how far from 1.0 the method
+  reads when nothing differs. Each app image is one job added to a worker thread that is already
+  running (as the window's worker process and `atelier queue run` have one), timed from adding
+  the job to its `job_done` event, which follows the run's commit: the claim, prepare, engine,
+  PNG, store write and transaction are all inside. Until 2026-12-03 each image started
+  `Worker.run(until_empty=True)` anew, which added a recovery pass, a heartbeat thread and a
+  last empty claim per image that a running worker pays once.
+  `details.median_pair_difference_ms` is the median of app minus bare, pair by pair. Every image
+  has the bench's one prompt, as a batch or a sweep does: since 2026-12-03 the app keeps a
+  prompt's text embeddings between jobs (`core.engine.prompts`, bit-identical pixels), so it
+  encodes the prompt once per process, while the bare script encodes it every image, as a bare
+  loop does (about 6 ms of a demo:sd image here). `details.app_fixed_ms` (the app's wall time
+  minus its engine's own `total_s`, median) is what the app adds around the model, which the
+  kept embeddings do not hide. The bare side runs with the torch thread count the app resolved
+  for the same request (`details.threads`: one below 256x256 on the CPU). The SD 1.5-sized model
+  (`bench/sd15.py`) is built from the published SD 1.5 configs with random weights (UNet
+  320/640/1280/1280, cross-attention 768, head dim 8; VAE 128/256/512/512; CLIP text encoder 768
+  x 12 layers) into `bench/.cache/sd15-random` and used through the app as a model path. On a
+  CPU one 512x512 step of it takes tens of seconds, so this case uses **2 steps and 2 measured
+  images per side** (app first, then bare first; after a 512x512 warm-up on each side) to fit
+  the time budget.
 - **switch**: on one model, the first switch text2img -> img2img -> inpaint (the run's
   `load_s`: cache lookup and `from_pipe`) versus loading that pipeline class anew with
   `from_pretrained`. **switch_second_model**: back to the first model after a second one

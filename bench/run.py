@@ -32,6 +32,12 @@ def _overhead_small(quick: bool, shared: dict[str, Any]) -> list[Case]:
     return [case]
 
 
+def _overhead_aa(quick: bool, shared: dict[str, Any]) -> list[Case]:
+    from bench.overhead import overhead_small_aa
+
+    return [overhead_small_aa(quick)]
+
+
 def _omp(quick: bool, shared: dict[str, Any]) -> list[Case]:
     from bench.omp_wait import omp_passive_small
 
@@ -105,6 +111,7 @@ GROUPS = (
     Group(("gui_start_s",), _gui_start),
     Group(("history_p95_ms", "history_p50_ms"), _history),
     Group(("overhead_small",), _overhead_small),
+    Group(("overhead_small_aa",), _overhead_aa),
     Group(("rss_demo_mb",), _rss_demo),
     Group(("queue_throughput", "queue_fixed_ms"), _queue),
     Group(("switch", "switch_second_model", "switch_memory_mb"), _switch),
