@@ -22,7 +22,7 @@ from bench.common import NEGATIVE, PROMPT, Case, fresh_home, log, median
 from bench.proc import Proc
 
 TARGET_RATIO = 1.03
-SMALL_PROCESSES = 4  # pairs of processes for the 64x64 cases, 20 images a side each
+SMALL_PROCESSES = 12  # pairs of processes for the 64x64 cases, 6 images a side each
 
 
 def compare(
@@ -37,10 +37,11 @@ def compare(
     """The overhead case, and the tested process's memory (peak and current RSS, MB).
 
     `pairs` images a side in each of `processes` pairs of processes, each pair started anew
-    (the first started alternates): a process keeps its speed for its life (two bare processes
-    differ by up to 6% for a whole run on this VM), so one pair of processes measures that
-    difference as much as the app. `tested` "bare" runs the bare script against itself: the
-    method's own noise (overhead_small_aa).
+    (started together, the app's in the first or the second slot by turns): a process keeps its
+    speed for its life (two bare processes differed by 6.5% on average, up to 12%, over 20 or 6
+    images on this VM), so one pair of processes measures that as much as the app, and more
+    pairs of fewer images each measure the app better than a few long ones. `tested` "bare" runs
+    the bare script against itself: the method's own noise (overhead_small_aa).
     """
     app_s: list[float] = []
     app_fixed_s: list[float] = []  # the app's wall time minus its engine's own time
@@ -53,6 +54,7 @@ def compare(
         for process in range(processes):
             first, second = (tested, "bare") if process % 2 == 0 else ("bare", tested)
             with _start(first, home) as one, _start(second, home) as two:
+                one.ready(), two.ready()  # started together: the start is not measured
                 app, bare = (one, two) if process % 2 == 0 else (two, one)
                 log(f"{name}: processes {process + 1}/{processes}: warm-up (loads the model)")
                 warm = app.call("run", spec=warm_spec, seed=1)
@@ -125,7 +127,7 @@ def compare(
 
 
 def _start(side: str, home: Path) -> Proc:
-    return Proc("app", home) if side == "app" else Proc("bare")
+    return Proc("app", home, wait=False) if side == "app" else Proc("bare", wait=False)
 
 
 def spec_for(model: str, size: int, steps: int) -> dict[str, Any]:
@@ -143,7 +145,7 @@ def spec_for(model: str, size: int, steps: int) -> dict[str, Any]:
 def overhead_small(quick: bool) -> tuple[Case, dict[str, Any]]:
     spec = spec_for("demo:sd", 64, 8)
     processes = 1 if quick else SMALL_PROCESSES
-    return compare("overhead_small", "demo:sd", spec, spec, 3 if quick else 20, processes)
+    return compare("overhead_small", "demo:sd", spec, spec, 3 if quick else 6, processes)
 
 
 def overhead_small_aa(quick: bool) -> Case:
@@ -151,7 +153,7 @@ def overhead_small_aa(quick: bool) -> Case:
     when nothing differs."""
     spec = {**spec_for("demo:sd", 64, 8), "threads": 1}  # what the app resolves at 64x64
     processes = 1 if quick else SMALL_PROCESSES
-    pairs = 3 if quick else 20
+    pairs = 3 if quick else 6
     return compare("overhead_small_aa", "demo:sd", spec, spec, pairs, processes, "bare")[0]
 
 

@@ -234,8 +234,14 @@ class Proc:
     """The parent's handle on a benchmark worker process."""
 
     def __init__(
-        self, side: str, home: Path | None = None, env: dict[str, str] | None = None
+        self,
+        side: str,
+        home: Path | None = None,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
     ) -> None:
+        """Start the process; with `wait` False, `ready()` waits for it (so two processes
+        can start at once)."""
         import subprocess
 
         from bench.common import bench_env
@@ -252,7 +258,14 @@ class Proc:
             env={**bench_env(), **(env or {})},
             cwd=str(Path(__file__).resolve().parent.parent),
         )
-        self.started = self._read()
+        self.started: dict[str, Any] = {}
+        if wait:
+            self.ready()
+
+    def ready(self) -> Proc:
+        if not self.started:
+            self.started = self._read()
+        return self
 
     def call(self, op: str, **kwargs: Any) -> dict[str, Any]:
         assert self.popen.stdin is not None

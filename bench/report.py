@@ -38,21 +38,22 @@ they open an existing library, as a worker or a window usually does.
 
 - **overhead_small / overhead_sd15**: per-image time ratio app / bare, alternating image by
   image (ABBA) after a warm-up image on each side; the images must be pixel-identical
-  (`details.pixel_identical`). overhead_small runs **4 pairs of processes, 20 images a side
-  each** (each pair started anew, which one starts first alternating), and the ratio is of the
-  medians over all 80 (`details.ratio_per_process_pair` has each pair's own). Until 2026-12-03
-  it was one pair of processes with 80 images a side: a process keeps its speed for its life,
-  and two bare processes read 0.939 to 1.029 against each other in five such runs (30 pairs
-  each), so one pair of processes measured that as much as the app. **overhead_small_aa** (no
-  target) runs the same method with the bare script on both sides: how far from 1.0 the method
-  reads when nothing differs. Each app image is one job added to a worker thread that is already
-  running (as the window's worker process and `atelier queue run` have one), timed from adding
-  the job to its `job_done` event, which follows the run's commit: the claim, prepare, engine,
-  PNG, store write and transaction are all inside. Until 2026-12-03 each image started
-  `Worker.run(until_empty=True)` anew, which added a recovery pass, a heartbeat thread and a
-  last empty claim per image that a running worker pays once.
-  `details.median_pair_difference_ms` is the median of app minus bare, pair by pair. Every image
-  has the bench's one prompt, as a batch or a sweep does: since 2026-12-03 the app keeps a
+  (`details.pixel_identical`). overhead_small runs **12 pairs of processes, 6 images a side
+  each** (each pair started anew and together, the app's process in the first or the second slot
+  by turns), and the ratio is of the medians over all 72 (`details.ratio_per_process_pair` has
+  each pair's own). Until 2026-12-03 it was one pair of processes with 80 images a side: a
+  process keeps its speed for its life, and two bare processes read 0.939 to 1.029 against each
+  other in five such runs (30 pairs each), so one pair of processes measured that as much as the
+  app; pairs of processes differ by about 6.5% (standard deviation), so 12 of them resolve the
+  ratio to about 2%. **overhead_small_aa** (no target) runs the same method with the bare script
+  on both sides: how far from 1.0 the method reads when nothing differs. Each app image is one
+  job added to a worker thread that is already running (as the window's worker process and
+  `atelier queue run` have one), timed from adding the job to its `job_done` event, which
+  follows the run's commit: the claim, prepare, engine, PNG, store write and transaction are all
+  inside. Until 2026-12-03 each image started `Worker.run(until_empty=True)` anew, which added a
+  recovery pass, a heartbeat thread and a last empty claim per image that a running worker pays
+  once. `details.median_pair_difference_ms` is the median of app minus bare, pair by pair. Every
+  image has the bench's one prompt, as a batch or a sweep does: since 2026-12-03 the app keeps a
   prompt's text embeddings between jobs (`core.engine.prompts`, bit-identical pixels), so it
   encodes the prompt once per process, while the bare script encodes it every image, as a bare
   loop does (about 6 ms of a demo:sd image here). `details.app_fixed_ms` (the app's wall time
