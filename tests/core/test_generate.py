@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from core_helpers import task_inputs
 from PIL import Image
 
 from core.engine.runner import StepProgress
@@ -61,15 +62,7 @@ def test_every_task_writes_recorded_images(
     model: str,
     inputs: dict,
 ) -> None:
-    kw: dict[str, object] = {}
-    if inputs.get("init"):
-        kw["init_image"] = str(init_png)
-    if inputs.get("mask"):
-        kw["mask"] = str(mask_png)
-    if inputs.get("small_init"):
-        small = tmp_path / "small.png"
-        Image.open(init_png).resize((16, 16)).save(small)
-        kw["init_image"] = str(small)
+    kw = task_inputs(inputs, tmp_path, init_png, mask_png)
     outputs = generator.generate(_req(task, model, **kw), out_dir=tmp_path / "out")
     assert len(outputs) == 1
     record = _check_output(generator, outputs[0].output_id, outputs[0].path)

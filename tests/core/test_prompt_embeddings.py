@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from core_helpers import task_inputs
 
 from core.engine.runner import Engine
 from core.generation import Generator
@@ -60,15 +60,7 @@ def test_every_task_gives_the_same_pixels_with_kept_embeddings(
     model: str,
     extra: dict[str, Any],
 ) -> None:
-    kw: dict[str, Any] = {k: v for k, v in extra.items() if k not in ("init", "mask", "small_init")}
-    if extra.get("init"):
-        kw["init_image"] = str(init_png)
-    if extra.get("mask"):
-        kw["mask"] = str(mask_png)
-    if extra.get("small_init"):
-        small = tmp_path / "small.png"
-        Image.open(init_png).resize((16, 16)).save(small)
-        kw["init_image"] = str(small)
+    kw = task_inputs(extra, tmp_path, init_png, mask_png)
     request = GenerationRequest(task=task, model=model, prompt=PROMPT, seed=7, steps=3, **kw)
     filled = cached.generate(request)
     loaded = cached.engine.cache.get(cached.resolve_model(model), "cpu", "float32")
