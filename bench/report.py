@@ -45,7 +45,7 @@ they open an existing library, as a worker or a window usually does.
   process keeps its speed for its life, and two bare processes read 0.939 to 1.029 against each
   other in five such runs (30 pairs each), so one pair of processes measured that as much as the
   app; pairs of processes differ by about 6.5% (standard deviation), so 12 of them resolve the
-  ratio to about 2%. **overhead_small_aa** (no target) runs the same method with the bare script
+  ratio to 2-3%. **overhead_small_aa** (no target) runs the same method with the bare script
   on both sides: how far from 1.0 the method reads when nothing differs. Each app image is one
   job added to a worker thread that is already running (as the window's worker process and
   `atelier queue run` have one), timed from adding the job to its `job_done` event, which
