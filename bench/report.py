@@ -71,14 +71,15 @@ they open an existing library, as a worker or a window usually does.
   `from_pretrained`. **switch_second_model**: back to the first model after a second one
   (LRU cache of two) versus the first model's cold load. **switch_memory_mb**: RSS added by
   the img2img and inpaint pipelines on the loaded model versus one pipeline loaded anew.
-- **queue_throughput**: 200 jobs queued at once on demo:sd (64x64, 4 steps), drained in 25
-  rounds (`Worker.run(until_empty=True, limit=8)`, as `atelier queue run` runs them; 10 rounds
-  of 20 until 2026-12-03, when slow spells of this VM fell on one side for seconds)
-  alternating with rounds of the bare loop over the same seeds, at the app's thread count;
-  images per second. All jobs share one prompt: the app encodes it once (kept embeddings), the
-  bare loop every image. **queue_fixed_ms**: per job, the time since the job before it was done
-  minus the engine's own `total_s` (claim, resolve, progress, PNG + record, store write, the
-  run's transaction); median.
+- **queue_throughput**: 200 jobs on demo:sd (64x64, 4 steps) in 5 pairs of processes (started
+  anew, like overhead_small's, since 2026-12-03 late; one pair before), each queuing 40 at once
+  (one transaction) and draining them in 5 rounds of 8 (`Worker.run(until_empty=True, limit=8)`,
+  as `atelier queue run` runs them; 10 rounds of 20 until 2026-12-03, when slow spells of this
+  VM fell on one side for seconds) alternating with rounds of the bare loop over the same seeds,
+  at the app's thread count; images per second. All jobs share one prompt: the app encodes it
+  once (kept embeddings), the bare loop every image. **queue_fixed_ms**: per job, the time since
+  the job before it was done minus the engine's own `total_s` (claim, resolve, progress, PNG +
+  record, store write, the run's transaction); median.
 - **history_p95_ms**: a library made by `Library.open` (real schema, indexes and FTS
   triggers) filled with 100,000 outputs by SQL `executemany` (records ~2 kB), then 30 calls
   each of: the gallery's first page (`runs.list_outputs(limit=100)`), a deep page (random
