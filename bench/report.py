@@ -280,7 +280,7 @@ def markdown(data: dict[str, Any]) -> str:
         "## Commands",
         "",
         "```sh",
-        "make bench                                   # everything (a few minutes on a CPU)",
+        "make bench                                   # everything (about 16 min on 2 CPU cores)",
         ".venv/bin/python -m bench.run --quick        # tiny counts: checks the harness",
         ".venv/bin/python -m bench.run --only help_s,history_p95_ms",
         "```",
