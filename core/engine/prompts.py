@@ -63,12 +63,11 @@ class PromptEmbeddings:
         kept = self._kept.get(key) if cacheable else None
         if kept is None:
             kept = encode(pipe, request.prompt, negative, request.clip_skip)
-            if cacheable:
-                self._kept[key] = kept
-                while len(self._kept) > self.keep:
-                    self._kept.popitem(last=False)
         if cacheable:
+            self._kept[key] = kept  # newest last: the oldest goes first
             self._kept.move_to_end(key)
+            while len(self._kept) > self.keep:
+                self._kept.popitem(last=False)
         return {"prompt_embeds": kept[0], "negative_prompt_embeds": kept[1]}
 
 
