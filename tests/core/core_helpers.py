@@ -7,6 +7,22 @@ from pathlib import Path
 
 from PIL import Image
 
+# Every task on the demo models: (task, model, inputs for `task_inputs`).
+TASK_CASES: list[tuple[str, str, dict[str, object]]] = [
+    ("text2img", "demo:sd", {}),
+    ("img2img", "demo:sd", {"init": True}),
+    ("inpaint", "demo:sd", {"init": True, "mask": True}),
+    ("inpaint", "demo:sd-inpaint", {"init": True, "mask": True}),
+    ("depth", "demo:sd-depth", {"init": True}),
+    ("upscale", "demo:sd-upscale", {"small_init": True}),
+    ("text2img", "demo:sdxl", {}),
+    ("img2img", "demo:sdxl", {"init": True}),
+]
+
+
+def case_ids(cases: list[tuple[str, str, dict[str, object]]]) -> list[str]:
+    return [f"{task}-{model}" for task, model, _ in cases]
+
 
 def task_inputs(inputs: dict[str, object], tmp_path: Path, init_png: Path, mask_png: Path) -> dict:
     """A case's input files as request fields: "init" (the 64x64 init image), "mask", and

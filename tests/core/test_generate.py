@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from core_helpers import task_inputs
+from core_helpers import TASK_CASES, case_ids, task_inputs
 from PIL import Image
 
 from core.engine.runner import StepProgress
@@ -40,19 +40,7 @@ def _check_output(generator: Generator, output_id: int, path: str) -> dict:
     return record
 
 
-CASES = [
-    ("text2img", "demo:sd", {}),
-    ("img2img", "demo:sd", {"init": True}),
-    ("inpaint", "demo:sd", {"init": True, "mask": True}),
-    ("inpaint", "demo:sd-inpaint", {"init": True, "mask": True}),
-    ("depth", "demo:sd-depth", {"init": True}),
-    ("upscale", "demo:sd-upscale", {"small_init": True}),
-    ("text2img", "demo:sdxl", {}),
-    ("img2img", "demo:sdxl", {"init": True}),
-]
-
-
-@pytest.mark.parametrize(("task", "model", "inputs"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+@pytest.mark.parametrize(("task", "model", "inputs"), TASK_CASES, ids=case_ids(TASK_CASES))
 def test_every_task_writes_recorded_images(
     generator: Generator,
     tmp_path: Path,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_helpers import task_inputs
+from core_helpers import TASK_CASES, case_ids, task_inputs
 
 from core.engine.runner import Engine
 from core.generation import Generator
@@ -37,19 +37,17 @@ def cached(library: Library) -> Generator:
     return Generator(library, Engine())
 
 
+# Every SD task (SDXL encodes its own), and on text2img a batch, a clip skip with a negative
+# prompt, and no guidance.
 CASES = [
     ("text2img", "demo:sd", {"batch_size": 2}),
     ("text2img", "demo:sd", {"clip_skip": 2, "negative_prompt": "green"}),
     ("text2img", "demo:sd", {"cfg_scale": 1.0}),  # no guidance: the negative goes unused
-    ("img2img", "demo:sd", {"init": True}),
-    ("inpaint", "demo:sd", {"init": True, "mask": True}),
-    ("inpaint", "demo:sd-inpaint", {"init": True, "mask": True}),
-    ("depth", "demo:sd-depth", {"init": True}),
-    ("upscale", "demo:sd-upscale", {"small_init": True}),
+    *(case for case in TASK_CASES if case[0] != "text2img" and "sdxl" not in case[1]),
 ]
 
 
-@pytest.mark.parametrize(("task", "model", "extra"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+@pytest.mark.parametrize(("task", "model", "extra"), CASES, ids=case_ids(CASES))
 def test_every_task_gives_the_same_pixels_with_kept_embeddings(
     cached: Generator,
     uncached: Generator,

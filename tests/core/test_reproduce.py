@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from core_helpers import TASK_CASES, case_ids, task_inputs
 
 from core.cli.cmd_reproduce import add_parser, run
 from core.generation import GeneratedOutput, Generator
@@ -64,17 +64,12 @@ def _cli(home: Path, *argv: str) -> int:
 
 # ---- every task reproduces exactly -----------------------------------------------------------
 CASES = [
-    ("text2img", "demo:sd", {}),
-    ("img2img", "demo:sd", {"init": True}),
-    ("inpaint", "demo:sd", {"init": True, "mask": True}),
-    ("inpaint", "demo:sd-inpaint", {"init": True, "mask": True}),
-    ("depth", "demo:sd-depth", {"init": True}),
-    ("upscale", "demo:sd-upscale", {"small_init": True}),
+    *(case for case in TASK_CASES if "sdxl" not in case[1]),
     ("text2img", "demo:sdxl", {"refiner": "demo:sdxl-refiner", "high_noise_frac": 0.5}),
 ]
 
 
-@pytest.mark.parametrize(("task", "model", "opts"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+@pytest.mark.parametrize(("task", "model", "opts"), CASES, ids=case_ids(CASES))
 def test_every_task_reproduces_exactly(
     generator: Generator,
     tmp_path: Path,
@@ -84,14 +79,7 @@ def test_every_task_reproduces_exactly(
     model: str,
     opts: dict[str, object],
 ) -> None:
-    kw = {k: v for k, v in opts.items() if k not in ("init", "mask", "small_init")}
-    if opts.get("init"):
-        kw["init_image"] = str(init_png)
-    if opts.get("mask"):
-        kw["mask"] = str(mask_png)
-    if opts.get("small_init"):
-        Image.open(init_png).resize((16, 16)).save(tmp_path / "small.png")
-        kw["init_image"] = str(tmp_path / "small.png")
+    kw = task_inputs(opts, tmp_path, init_png, mask_png)
     made = _one(generator, _req(task, model, **kw))
     if "init_image" in kw:  # the input file may go: the record keeps it in the store
         Path(str(kw["init_image"])).unlink()
