@@ -16,6 +16,7 @@ from core.engine import adapters
 from core.engine.device import cpu_generators, thread_count
 from core.engine.pipelines import LoadedModel, PipelineCache, check_task
 from core.engine.preview import latents_preview
+from core.engine.prompts import PromptEmbeddings
 from core.errors import BadInput, Cancelled, ModelError
 from core.models.resolve import ResolvedModel
 from core.request import GenerationRequest
@@ -121,14 +122,15 @@ class Engine:
                 pipeline=type(pipe).__name__,
                 scheduler=type(scheduler).__name__,
                 scheduler_config=_json_safe(dict(scheduler.config)),
-                refiner_pipeline=type(refine).__name__ if refine is not None else None,
+                refiner_pipeline=type(refine[0]).__name__ if refine is not None else None,
                 timings=timings,
             )
 
     # ---- pieces ------------------------------------------------------------------------
     def _refiner(
         self, request: GenerationRequest, model: ResolvedModel, refiner: ResolvedModel | None
-    ) -> Any | None:
+    ) -> tuple[Any, PromptEmbeddings] | None:
+        """The refiner's img2img pipeline and its loaded model's kept prompts."""
         if refiner is None:
             return None
         if model.kind != "sdxl":
@@ -140,7 +142,7 @@ class Engine:
         loaded = self.cache.get(refiner, request.device or "cpu", request.dtype or "float32")
         pipe = loaded.pipeline_for("img2img")
         pipe.scheduler = _fresh_scheduler(request, loaded)
-        return pipe
+        return pipe, loaded.prompts
 
     def _vae(self, request: GenerationRequest) -> Any | None:
         if not request.vae:
@@ -163,7 +165,7 @@ class Engine:
         inputs: EngineInputs,
         seeds: list[int],
         progress: _Progress,
-        refiner: Any | None,
+        refine: tuple[Any, PromptEmbeddings] | None,
     ) -> list[Any]:
         kwargs = _task_kwargs(request, inputs)
         kwargs.update(
@@ -178,13 +180,13 @@ class Engine:
         if request.clip_skip is not None:
             if "clip_skip" not in accepted:
                 raise BadInput("clip_skip", f"{type(pipe).__name__} does not support clip skip")
+            _check_clip_skip(pipe, request.clip_skip)
             kwargs["clip_skip"] = request.clip_skip
-        embeds = loaded.prompts.arguments(pipe, request, accepted, keep=self.prompt_cache)
-        if embeds is not None:
-            for name in ("prompt", "negative_prompt", "clip_skip"):
-                kwargs.pop(name, None)
-            kwargs.update(embeds)
-        if refiner is not None:
+        embeds = loaded.prompts.arguments(
+            pipe, request, accepted, keep=self.prompt_cache, clip_skip=request.clip_skip
+        )
+        _use_embeddings(kwargs, embeds)
+        if refine is not None:
             kwargs.update(output_type="latent", denoising_end=request.high_noise_frac)
         _attach_progress(pipe, kwargs, accepted, progress, "base")
         try:
@@ -196,8 +198,9 @@ class Engine:
             raise
         except (ValueError, TypeError, RuntimeError) as exc:
             raise ModelError(f"{type(pipe).__name__} failed: {exc}") from exc
-        if refiner is None:
+        if refine is None:
             return list(out.images)
+        refiner, refiner_prompts = refine
         refine_kwargs: dict[str, Any] = {
             "prompt": request.prompt,
             "negative_prompt": request.negative_prompt or None,
@@ -207,14 +210,32 @@ class Engine:
             "denoising_start": request.high_noise_frac,
             "generator": kwargs["generator"],
         }
-        _attach_progress(
-            refiner,
-            refine_kwargs,
-            inspect.signature(refiner.__call__).parameters,
-            progress,
-            "refiner",
-        )
+        refine_accepted = inspect.signature(refiner.__call__).parameters
+        kept = refiner_prompts.arguments(refiner, request, refine_accepted, keep=self.prompt_cache)
+        _use_embeddings(refine_kwargs, kept)
+        _attach_progress(refiner, refine_kwargs, refine_accepted, progress, "refiner")
         return list(refiner(**refine_kwargs).images)
+
+
+def _check_clip_skip(pipe: Any, clip_skip: int) -> None:
+    """diffusers indexes the text encoder's hidden states unchecked: a skip past its first layer
+    was an IndexError from inside the pipeline."""
+    encoders = [getattr(pipe, name, None) for name in ("text_encoder", "text_encoder_2")]
+    layers = [e.config.num_hidden_layers for e in encoders if e is not None]
+    sdxl = hasattr(pipe, "text_encoder_2")  # SDXL starts from the next-to-last layer
+    most = min(layers) - (1 if sdxl else 0) if layers else 0
+    if clip_skip > most:
+        raise BadInput(
+            "clip_skip", f"{clip_skip} skips past the text encoder's first layer (at most {most})"
+        )
+
+
+def _use_embeddings(kwargs: dict[str, Any], embeds: dict[str, Any] | None) -> None:
+    """A call's kept or pre-encoded embeddings in place of its prompt words."""
+    if embeds is not None:
+        for name in ("prompt", "negative_prompt", "clip_skip"):
+            kwargs.pop(name, None)
+        kwargs.update(embeds)
 
 
 class _Progress:

@@ -1,6 +1,6 @@
 """A prompt's text embeddings are reused between runs: the same pixels, one encoding, and a fresh
 encoding whenever the encoder's output could differ (another prompt, negative, clip skip, thread
-count, a LoRA or a textual inversion)."""
+count, a LoRA or a textual inversion). SD and SDXL (base and refiner) alike."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_helpers import TASK_CASES, case_ids, task_inputs
+from core_helpers import TASK_CASES, task_inputs
 
 from core.engine.runner import Engine
+from core.errors import BadInput
 from core.generation import Generator
 from core.library import Library
 from core.request import GenerationRequest, LoraRef
@@ -37,17 +38,25 @@ def cached(library: Library) -> Generator:
     return Generator(library, Engine())
 
 
-# Every SD task (SDXL encodes its own), and on text2img a batch, a clip skip with a negative
-# prompt, and no guidance.
-CASES = [
-    ("text2img", "demo:sd", {"batch_size": 2}),
-    ("text2img", "demo:sd", {"clip_skip": 2, "negative_prompt": "green"}),
-    ("text2img", "demo:sd", {"cfg_scale": 1.0}),  # no guidance: the negative goes unused
-    *(case for case in TASK_CASES if case[0] != "text2img" and "sdxl" not in case[1]),
+REFINED: dict[str, object] = {"refiner": "demo:sdxl-refiner", "high_noise_frac": 0.5}
+TEXT2IMG: list[dict[str, object]] = [
+    {"batch_size": 2},
+    {"clip_skip": 1, "negative_prompt": "green"},
+    {"cfg_scale": 1.0},  # no guidance: the negative goes unused
 ]
+# Every task; on text2img a batch, a clip skip with a negative prompt, and no guidance; SDXL with
+# its refiner, and SDXL's inpaint.
+CASES: list[tuple[str, str, dict[str, object]]] = [
+    *(case for case in TASK_CASES if case[0] != "text2img"),
+    *(("text2img", model, extra) for model in ("demo:sd", "demo:sdxl") for extra in TEXT2IMG),
+    ("text2img", "demo:sdxl", REFINED),
+    ("text2img", "demo:sdxl", {**REFINED, "negative_prompt": "green"}),
+    ("inpaint", "demo:sdxl", {"init": True, "mask": True}),
+]
+IDS = [f"{task}-{model}-{'-'.join(extra)}".rstrip("-") for task, model, extra in CASES]
 
 
-@pytest.mark.parametrize(("task", "model", "extra"), CASES, ids=case_ids(CASES))
+@pytest.mark.parametrize(("task", "model", "extra"), CASES, ids=IDS)
 def test_every_task_gives_the_same_pixels_with_kept_embeddings(
     cached: Generator,
     uncached: Generator,
@@ -61,22 +70,27 @@ def test_every_task_gives_the_same_pixels_with_kept_embeddings(
     kw = task_inputs(extra, tmp_path, init_png, mask_png)
     request = GenerationRequest(task=task, model=model, prompt=PROMPT, seed=7, steps=3, **kw)
     filled = cached.generate(request)
-    loaded = cached.engine.cache.get(cached.resolve_model(model), "cpu", "float32")
-    assert len(loaded.prompts) == 1  # the run filled the cache...
+    models = [model, *([request.refiner] if request.refiner else [])]
+    loaded = [cached.engine.cache.get(cached.resolve_model(m), "cpu", "float32") for m in models]
+    assert [len(each.prompts) for each in loaded] == [1] * len(models)  # the run filled them...
     reused = cached.generate(request)
-    assert len(loaded.prompts) == 1  # ...and the second run took its entry
+    assert [len(each.prompts) for each in loaded] == [1] * len(models)  # ...the second reused
     encoded = uncached.generate(request)
     assert [o.sha256 for o in filled] == [o.sha256 for o in reused] == [o.sha256 for o in encoded]
 
 
 class EncoderCalls:
-    """Counts the forward passes of demo:sd's text encoder in one engine."""
+    """Counts the forward passes of the models' text encoders (SDXL's two) in one engine."""
 
-    def __init__(self, generator: Generator) -> None:
-        self.generator = generator
-        loaded = generator.engine.cache.get(generator.resolve_model("demo:sd"), "cpu", "float32")
+    def __init__(self, generator: Generator, model: str = "demo:sd", *more: str) -> None:
+        self.generator, self.model = generator, model
         self.calls = 0
-        self._hook = loaded.base.text_encoder.register_forward_hook(self._count)
+        self._hooks = []
+        for name in (model, *more):
+            base = generator.engine.cache.get(generator.resolve_model(name), "cpu", "float32").base
+            for encoder in (base.text_encoder, getattr(base, "text_encoder_2", None)):
+                if encoder is not None:
+                    self._hooks.append(encoder.register_forward_hook(self._count))
 
     def _count(self, *args: object) -> None:
         self.calls += 1
@@ -88,11 +102,13 @@ class EncoderCalls:
         kw.setdefault("threads", 1)
         kw.setdefault("seed", 3)
         kw.setdefault("steps", 2)
-        [out] = self.generator.generate(GenerationRequest(task="text2img", model="demo:sd", **kw))
+        request = GenerationRequest(task="text2img", model=self.model, **kw)
+        [out] = self.generator.generate(request)
         return self.calls - before, out.sha256
 
     def close(self) -> None:
-        self._hook.remove()
+        for hook in self._hooks:
+            hook.remove()
 
 
 @pytest.fixture
@@ -145,3 +161,35 @@ def test_a_skip_of_no_layers_is_the_encoders_own_output(cached: Generator) -> No
     one_skipped, _ = encode(loaded.base, PROMPT, "green", 1)
     assert plain.equal(none_skipped) and plain_negative.equal(negative)
     assert not plain.equal(one_skipped)
+
+
+def test_sdxl_and_its_refiner_encode_a_prompt_once(cached: Generator) -> None:
+    """SDXL's two encoders and its refiner's one run for the first image of a prompt only."""
+    encoders = EncoderCalls(cached, "demo:sdxl", "demo:sdxl-refiner")
+    try:
+        passes, plain = encoders.run()
+        assert passes > 0
+        assert encoders.run(seed=4, cfg_scale=3.0)[0] == 0
+        assert encoders.run() == (0, plain)
+        refined, first = encoders.run(**REFINED)
+        assert refined > 0  # the refiner's own encoder, for its own embeddings
+        assert encoders.run(**REFINED) == (0, first)
+        assert encoders.run(prompt="a blue square", **REFINED)[0] > refined  # both models again
+        assert encoders.run(negative_prompt="green")[0] > 0
+        assert encoders.run(clip_skip=1)[0] > 0
+        assert encoders.run(threads=2)[0] > 0
+    finally:
+        encoders.close()
+
+
+@pytest.mark.parametrize(("model", "most"), [("demo:sd", 3), ("demo:sdxl", 1)])
+def test_a_clip_skip_past_the_first_layer_is_a_clear_error(
+    cached: Generator, model: str, most: int
+) -> None:
+    """demo:sd's encoder has 3 layers; SDXL counts from the next-to-last layer of the
+    shallower of its two, which leaves demo:sdxl one to skip. The pipeline's IndexError was
+    all a user saw before."""
+    request = GenerationRequest(task="text2img", model=model, prompt=PROMPT, seed=5, steps=2)
+    cached.generate(request.replace(clip_skip=most))
+    with pytest.raises(BadInput, match=f"clip_skip: {most + 1} skips past .*at most {most}"):
+        cached.generate(request.replace(clip_skip=most + 1))
