@@ -199,8 +199,11 @@ class WorkerProcess:
             "--heartbeat",
             str(self.heartbeat_s),
         ]
+        from core.engine.malloc import tuned_env
+
         self._popen = subprocess.Popen(
             command,
+            env=tuned_env(),  # glibc's malloc with huge pages, for torch (core.engine.malloc)
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

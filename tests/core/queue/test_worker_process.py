@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from core.engine import malloc
 from core.formats.png import read_atelier_record
 from core.library import Library
 from core.queue.jobs import JobRepository, NewJob
@@ -107,6 +108,9 @@ def test_jobs_run_in_the_child_and_their_events_reach_the_parent(
         (output,) = outputs
         record = read_atelier_record(Path(output.path))
         assert record["request"]["seed"] == job.request.seed
+    if malloc.applies():  # the child runs torch with glibc's huge-page malloc
+        environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+        assert b"GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in environ
     steps = heard.of("step")
     assert steps, "no step progress crossed"
     assert all(args[1].preview is not None and args[1].preview.size[0] > 0 for args in steps)
