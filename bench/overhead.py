@@ -4,8 +4,9 @@ App: a job is queued, claimed by the running worker, run by the engine, written 
 its record into the store, and committed to the library. Bare: `StableDiffusionPipeline` on the
 same folder with the same prompt, steps, guidance, size, scheduler and seed, output_type "pil",
 nothing written. The two run in two processes, alternating image by image (ABBA order), after
-one warm-up image each; the case is the ratio of the median per-image times. The images must be
-pixel-identical (same seed and settings), which checks that both did the same work.
+one warm-up image each; the case is the geometric mean of the pairs' ratios (each pair is one
+image a side, back to back), with its 95% interval. The images must be pixel-identical (same
+seed and settings), which checks that both did the same work.
 
 Every image has the same prompt, as a batch or sweep does: the app encodes it once and keeps the
 embeddings (core.engine.prompts), the bare script encodes it every image, as a bare loop does.
@@ -18,11 +19,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.common import NEGATIVE, PROMPT, Case, fresh_home, log, median
+from bench.common import NEGATIVE, PROMPT, Case, fresh_home, log, median, paired_ratio
 from bench.proc import Proc
 
 TARGET_RATIO = 1.03
-SMALL_PROCESSES = 12  # pairs of processes for the 64x64 cases, 6 images a side each
+SMALL_PROCESSES = 6  # pairs of processes for the 64x64 cases
+SMALL_PAIRS = 20  # images a side in each
 
 
 def compare(
@@ -37,11 +39,11 @@ def compare(
     """The overhead case, and the tested process's memory (peak and current RSS, MB).
 
     `pairs` images a side in each of `processes` pairs of processes, each pair started anew
-    (started together, the app's in the first or the second slot by turns): a process keeps its
-    speed for its life (two bare processes differed by 6.5% on average, up to 12%, over 20 or 6
-    images on this VM), so one pair of processes measures that as much as the app, and more
-    pairs of fewer images each measure the app better than a few long ones. `tested` "bare" runs
-    the bare script against itself: the method's own noise (overhead_small_aa).
+    (started together, the app's in the first or the second slot by turns). Most of the noise
+    is the VM's speed drifting from image to image, which the pairs' ratios cancel; a process
+    can also keep an offset of its own (one bare-against-bare pair of processes read 1.054 over
+    100 pairs, three others 0.98-1.00), which several pairs of processes average out. `tested`
+    "bare" runs the bare script against itself: the method's own noise (overhead_small_aa).
     """
     app_s: list[float] = []
     app_fixed_s: list[float] = []  # the app's wall time minus its engine's own time
@@ -80,10 +82,10 @@ def compare(
                         f"bare {b['seconds']:.3f} s")  # fmt: skip
                 app_s += mine[0]
                 bare_s += mine[1]
-                ratios.append(median(mine[0]) / median(mine[1]))
+                ratios.append(paired_ratio(*mine)[0])
                 peaks["app"] = max(peaks["app"], app.call("rss")["peak_mb"])
                 peaks["bare"] = max(peaks["bare"], bare.call("rss")["peak_mb"])
-    ratio = median(app_s) / median(bare_s)
+    ratio, low, high = paired_ratio(app_s, bare_s)
     size = f"{spec['width']}x{spec['height']}"
     images = f"{pairs * processes} interleaved images per side"
     if processes > 1:
@@ -99,11 +101,13 @@ def compare(
         ratio <= TARGET_RATIO if tested == "app" else None,
         note=(
             f"{what}, {size}, {spec['steps']} steps, cfg {spec['cfg_scale']}, "
-            f"{threads} thread(s) on both sides; median of {images}; "
-            "baseline = bare diffusers s/image"
+            f"{threads} thread(s) on both sides; geometric mean of the ratios of {images} "
+            f"(95% interval {low:.3f}-{high:.3f}); baseline = bare diffusers s/image"
         ),
         details={
             "baseline_unit": "s/image",
+            "ratio_ci95": [low, high],
+            "ratio_of_medians": median(app_s) / median(bare_s),
             "app_median_s": median(app_s),
             "bare_median_s": median(bare_s),
             "median_pair_difference_ms": 1000
@@ -145,7 +149,7 @@ def spec_for(model: str, size: int, steps: int) -> dict[str, Any]:
 def overhead_small(quick: bool) -> tuple[Case, dict[str, Any]]:
     spec = spec_for("demo:sd", 64, 8)
     processes = 1 if quick else SMALL_PROCESSES
-    return compare("overhead_small", "demo:sd", spec, spec, 3 if quick else 6, processes)
+    return compare("overhead_small", "demo:sd", spec, spec, 3 if quick else SMALL_PAIRS, processes)
 
 
 def overhead_small_aa(quick: bool) -> Case:
@@ -153,7 +157,7 @@ def overhead_small_aa(quick: bool) -> Case:
     when nothing differs."""
     spec = {**spec_for("demo:sd", 64, 8), "threads": 1}  # what the app resolves at 64x64
     processes = 1 if quick else SMALL_PROCESSES
-    pairs = 3 if quick else 6
+    pairs = 3 if quick else SMALL_PAIRS
     return compare("overhead_small_aa", "demo:sd", spec, spec, pairs, processes, "bare")[0]
 
 
@@ -162,9 +166,9 @@ def overhead_sd15(quick: bool) -> tuple[Case, dict[str, Any]]:
 
     path = str(sd15_path())
     label = "SD 1.5-sized UNet/VAE/CLIP (random weights)"
-    # On a CPU a 512x512 step of this model takes many seconds: few steps, few images. The
-    # warm-up is at the measured size, so that neither side's first 512x512 image pays for
-    # allocating its buffers, and two pairs put each side first once (one pair, app first and
-    # warmed at 64x64, gave 1.18).
-    spec = spec_for(path, 128 if quick else 512, 1 if quick else 2)
-    return compare("overhead_sd15", label, spec, spec, 1 if quick else 2)
+    # On this CPU a 512x512 image of this model takes about 40 s at one step (20 s the UNet
+    # with guidance, 20 s the VAE decode): one step, so that four pairs fit. The warm-up is at
+    # the measured size, so that neither side's first 512x512 image pays for allocating its
+    # buffers (one pair, app first and warmed at 64x64, gave 1.18).
+    spec = spec_for(path, 128 if quick else 512, 1)
+    return compare("overhead_sd15", label, spec, spec, 1 if quick else 4)

@@ -55,9 +55,9 @@ class AppSide:
         self.generator = Generator(self.library, Engine())
         self.worker = Worker(self.library, self.generator)
         self.jobs = JobRepository(self.library.db.session_factory)
-        self.live: Worker | None = None  # `run`'s worker thread, started on first use
+        self.live: Worker | None = None  # `run`'s worker, serving from its first use
         self._ended: tuple[int, str] | None = None  # the last job `live` ended, and how
-        self._ended_at = 0.0  # when, read in the worker's thread
+        self._ended_at = 0.0  # when
 
     def _request(self, spec: dict[str, Any], seed: int) -> Any:
         from core.request import GenerationRequest
@@ -66,17 +66,22 @@ class AppSide:
 
     def run(self, spec: dict[str, Any], seed: int) -> dict[str, Any]:
         """One image: queued, claimed, generated, written and recorded, by a worker already
-        running (as the window's worker process and `atelier queue run` have one): timed from
-        adding the job to its `job_done` event (timed in the worker thread), which comes after the
-        run's commit."""
+        serving (one recovery pass and one heartbeat thread for all its jobs, as the window's
+        worker process and `atelier queue run` have): timed from adding the job to its
+        `job_done` event, which comes after the run's commit.
+
+        The job runs in this process's main thread, as in the app's worker processes (until
+        2026-12-04 the bench's worker ran in a thread of its own; with glibc's default malloc
+        that cost a 256x256 SD 1.5-sized image about 19%, see `core.engine.malloc`).
+        """
         from core.queue.jobs import NewJob
 
-        worker = self._live_worker()
-        self._finished.clear()
+        worker = self._serving_worker()
+        self._ended = None
         started = time.perf_counter()
         job = self.jobs.add(NewJob(self._request(spec, seed), project="bench"))
-        worker.wake()
-        if not self._finished.wait(600) or self._ended != (job.id, "done"):
+        worker.run_one()
+        if self._ended != (job.id, "done"):
             raise RuntimeError(f"job {job.id} did not finish: {self.jobs.get(job.id)}")
         seconds = self._ended_at - started
         row = self._run_row(job.id)
@@ -89,32 +94,31 @@ class AppSide:
             "threads": threads,
         }
 
-    def _live_worker(self) -> Any:
-        import threading
+    def _serving_worker(self) -> Any:
+        from contextlib import ExitStack
 
         from core.queue.worker import Worker, WorkerEvents
 
         if self.live is None:
-            self._finished = threading.Event()
 
             def ended(outcome: str) -> Any:
                 def call(job: Any, *rest: Any) -> None:
-                    self._ended_at = time.perf_counter()  # not when this thread next runs
+                    self._ended_at = time.perf_counter()
                     self._ended = (job.id, outcome)
-                    self._finished.set()
 
                 return call
 
             events = WorkerEvents(
                 job_done=ended("done"), job_failed=ended("failed"), job_cancelled=ended("cancelled")
             )
-            self.live = Worker(self.library, self.generator, events, poll_s=0.5)
-            self.live.start()
+            self.live = Worker(self.library, self.generator, events)
+            self._serving = ExitStack()
+            self._serving.enter_context(self.live.serving())
         return self.live
 
     def _stop_live_worker(self) -> None:
         if self.live is not None:
-            self.live.stop()
+            self._serving.close()
             self.live = None
 
     def queue(self, spec: dict[str, Any], seeds: list[int]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ ORDER = (
     "switch_memory_mb",
     "queue_throughput", "queue_fixed_ms", "history_p95_ms", "history_p50_ms", "gui_stall_ms",
     "gui_pickup_ms", "gui_reproduce_s", "gui_start_s", "help_s", "rss_demo_mb", "rss_sd15_mb",
-    "omp_passive_small",
+    "omp_passive_small", "malloc_hugetlb_sd15",
 )  # fmt: skip
 
 METHOD = """\
@@ -32,20 +32,28 @@ generator, worker: a job is queued, claimed, run, written as a PNG with its reco
 committed) and a **bare** process (`StableDiffusionPipeline.from_pretrained(folder,
 local_files_only=True, safety_checker=None, ...)`, same prompt, steps, guidance, size,
 scheduler and CPU seed, `output_type="pil"`, nothing written). Both set
-`OMP_WAIT_POLICY=PASSIVE` as the app does; one is idle while the other works. Every case's
-library file is created before its processes start (as the app's first start does once), so
-they open an existing library, as a worker or a window usually does.
+`OMP_WAIT_POLICY=PASSIVE` and start with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, as the app's
+engine processes do (since 2026-12-04; malloc_hugetlb_sd15 shows what that gains); one is idle
+while the other works. The app's jobs run in its process's main thread, as in `atelier queue
+run` and the window's worker process (until 2026-12-04 the bench ran them in a worker
+thread). Every case's library file is created before its processes start (as the app's first
+start does once), so they open an existing library, as a worker or a window usually does.
 
 - **overhead_small / overhead_sd15**: per-image time ratio app / bare, alternating image by
   image (ABBA) after a warm-up image on each side; the images must be pixel-identical
-  (`details.pixel_identical`). overhead_small runs **12 pairs of processes, 6 images a side
-  each** (each pair started anew and together, the app's process in the first or the second slot
-  by turns), and the ratio is of the medians over all 72 (`details.ratio_per_process_pair` has
-  each pair's own). Until 2026-12-03 it was one pair of processes with 80 images a side: a
-  process keeps its speed for its life, and two bare processes read 0.939 to 1.029 against each
-  other in five such runs (30 pairs each), so one pair of processes measured that as much as the
-  app; pairs of processes differ by about 6.5% (standard deviation), so 12 of them resolve the
-  ratio to 2-3%. **overhead_small_aa** (no target) runs the same method with the bare script
+  (`details.pixel_identical`). The ratio is the **geometric mean of the pairs' ratios** (each
+  pair: one image a side, back to back), with its 95% interval (`details.ratio_ci95`); the ratio
+  of the two sides' medians is kept as `details.ratio_of_medians`. An image's time on this VM
+  drifts by 10-15% over seconds, and neighbouring images drift together (autocorrelation 0.65
+  at one image), so each pair's ratio cancels most of the drift: in six A/A runs of 100 pairs
+  in one process, the ratio of medians read 0.967-1.030 where the pairs' geometric mean read
+  0.981-1.012 (the case was the ratio of medians before 2026-12-03, late). overhead_small
+  runs **6 pairs of processes, 20 images a side each** (each pair started anew and together,
+  the app's process in the first or the second slot by turns;
+  `details.ratio_per_process_pair` has each pair's own): a process can keep an
+  offset of its own (one bare-against-bare pair of processes read 1.054 over 100 pairs, three
+  others 0.98-1.00). It was 12 pairs of processes with 6 images a side, and before 2026-12-03 one
+  pair with 80. **overhead_small_aa** (no target) runs the same method with the bare script
   on both sides: how far from 1.0 the method reads when nothing differs. Each app image is one
   job added to a worker thread that is already running (as the window's worker process and
   `atelier queue run` have one), timed from adding the job to its `job_done` event, which
@@ -63,9 +71,9 @@ they open an existing library, as a worker or a window usually does.
   (`bench/sd15.py`) is built from the published SD 1.5 configs with random weights (UNet
   320/640/1280/1280, cross-attention 768, head dim 8; VAE 128/256/512/512; CLIP text encoder 768
   x 12 layers) into `bench/.cache/sd15-random` and used through the app as a model path. On a
-  CPU one 512x512 step of it takes tens of seconds, so this case uses **2 steps and 2 measured
-  images per side** (app first, then bare first; after a 512x512 warm-up on each side) to fit
-  the time budget.
+  CPU a 512x512 image of it takes about 40 s at one step (20 s the UNet with guidance, 20 s the
+  VAE decode), so this case uses **1 step and 4 pairs** in one pair of processes, after a
+  512x512 warm-up on each side (before 2026-12-03, late: 2 steps, 2 pairs).
 - **switch**: on one model, the first switch text2img -> img2img -> inpaint (the run's
   `load_s`: cache lookup and `from_pipe`) versus loading that pipeline class anew with
   `from_pretrained`. **switch_second_model**: back to the first model after a second one
@@ -107,6 +115,11 @@ they open an existing library, as a worker or a window usually does.
   one with `OMP_WAIT_POLICY=PASSIVE` (what `core` sets) and one with OpenMP's default
   (threads spin a while before they sleep), interleaved, alone and then beside a process
   that keeps one core busy; the value is passive / default alone.
+- **malloc_hugetlb_sd15** (informational): two bare processes on the SD 1.5-sized model at
+  256x256, one step, two threads, one started with `glibc.malloc.hugetlb=1` (what the app's
+  engine processes start with, `core.engine.malloc`) and one with glibc's defaults, 6 pairs
+  interleaved after a warm-up each; the value is the geometric mean of tuned / default, and
+  the note has both processes' peak RSS.
 - **rss_demo_mb / rss_sd15_mb**: peak RSS (`ru_maxrss`) of the app worker process after its
   jobs, versus the bare process for the same images.
 """
@@ -280,7 +293,7 @@ def markdown(data: dict[str, Any]) -> str:
         "## Commands",
         "",
         "```sh",
-        "make bench                                   # everything (about 16 min on 2 CPU cores)",
+        "make bench                                   # everything (about 15 min on 2 CPU cores)",
         ".venv/bin/python -m bench.run --quick        # tiny counts: checks the harness",
         ".venv/bin/python -m bench.run --only help_s,history_p95_ms",
         "```",

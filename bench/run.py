@@ -44,6 +44,12 @@ def _omp(quick: bool, shared: dict[str, Any]) -> list[Case]:
     return [omp_passive_small(quick)]
 
 
+def _malloc(quick: bool, shared: dict[str, Any]) -> list[Case]:
+    from bench.malloc_hugetlb import malloc_hugetlb_sd15
+
+    return [malloc_hugetlb_sd15(quick)]
+
+
 def _overhead_sd15(quick: bool, shared: dict[str, Any]) -> list[Case]:
     from bench.overhead import overhead_sd15
 
@@ -118,6 +124,7 @@ GROUPS = (
     Group(("gui_stall_ms",), _gui_stall),
     Group(("gui_pickup_ms", "gui_reproduce_s"), _gui_pickup),
     Group(("omp_passive_small",), _omp),
+    Group(("malloc_hugetlb_sd15",), _malloc),
     Group(("overhead_sd15",), _overhead_sd15),
     Group(("rss_sd15_mb",), _rss_sd15),
 )
