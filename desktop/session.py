@@ -93,11 +93,7 @@ class Session:
             return worker.reproduce(output_id)
         command = [sys.executable, "-m", "core.cli.main", "--home", str(self.home)]
         command += ["reproduce", str(output_id), "--json"]
-        from core.engine.malloc import tuned_env
-
-        done = subprocess.run(
-            command, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=tuned_env()
-        )
+        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         try:
             reports = json.loads(done.stdout)
             return ReproduceReport.from_dict(reports[0])

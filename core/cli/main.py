@@ -225,11 +225,25 @@ def home_dir(args: argparse.Namespace) -> Path:
 GuiLauncher = Callable[[argparse.Namespace], int]
 
 
+def runs_engine(args: argparse.Namespace) -> bool:
+    """Whether the command runs the model in this process (the window's worker is a process of
+    its own, started with the same malloc tuning)."""
+    if args.command == "queue":
+        return bool(args.queue_command == "run")
+    if args.command == "batch":
+        return bool(args.run)
+    return args.command in ("generate", "grid", "reproduce", "demo")
+
+
 def main(argv: Sequence[str] | None = None, gui: GuiLauncher | None = None) -> int:
     """Run `atelier`. `gui` opens the window (the desktop package passes it in: the core never
     imports the GUI)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None and runs_engine(args):  # a process of its own, not a call from a test
+        from core.engine.malloc import restart_tuned
+
+        restart_tuned()  # glibc reads its malloc tunables only as a process starts
     if args.command in (None, "gui"):
         if gui is None:
             print(

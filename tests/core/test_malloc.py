@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from core.cli.main import build_parser, runs_engine
 from core.engine import malloc
-from desktop.entry import runs_engine
 
 glibc = pytest.mark.skipif(
     not malloc.applies({}), reason="glibc's tunables exist only on Linux with glibc"
@@ -59,20 +59,21 @@ def test_atelier_malloc_default_leaves_malloc_alone() -> None:
 @pytest.mark.parametrize(
     ("args", "engine"),
     [
-        (["generate", "--model", "demo:sd", "-p", "a cat"], True),
+        (["generate", "--model", "demo:sd", "--prompt", "a cat"], True),
         (["--home", "/tmp/h", "queue", "run"], True),
-        (["queue", "add", "--prompt", "run"], False),
-        (["batch", "in/", "--run"], True),
-        (["batch", "in/", "--watch"], False),
-        (["grid", "--x", "seed=1,2"], True),
+        (["queue", "add", "--model", "demo:sd", "--prompt", "run"], False),
+        (["batch", "in/", "--model", "demo:sd", "--task", "img2img", "--out", "o/", "--run"], True),
+        (
+            ["batch", "in/", "--model", "demo:sd", "--task", "img2img", "--out", "o/", "--watch"],
+            False,
+        ),
         (["reproduce", "3"], True),
         (["demo"], True),
-        (["history", "search", "demo"], False),  # the first command word decides
-        (["--help"], False),
+        (["history", "search", "demo"], False),
         ([], False),  # the window: its worker process is started tuned
     ],
 )
 def test_the_commands_that_run_the_engine_are_the_ones_restarted(
     args: list[str], engine: bool
 ) -> None:
-    assert runs_engine(args) is engine
+    assert runs_engine(build_parser().parse_args(args)) is engine
