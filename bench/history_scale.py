@@ -211,7 +211,7 @@ def _time(fn: Callable[[], Any], reps: int) -> tuple[list[float], Any]:
 
 def history_scale(quick: bool) -> list[Case]:
     from core.library import Library
-    from core.library.history import History, HistoryFilter
+    from core.library.history import HistoryFilter
 
     outputs = 10_000 if quick else 100_000
     reps = 5 if quick else 30
@@ -221,7 +221,7 @@ def history_scale(quick: bool) -> list[Case]:
         made = populate(home / "library.sqlite", outputs)
         log(f"history: {made['outputs']} outputs in {time.perf_counter() - started:.1f} s")
         library = Library.open(home)
-        history = History(library.db.session_factory)
+        history = library.history
         rng = random.Random(1)
         queries: dict[str, Callable[[], Any]] = {
             "gallery_first_page": lambda: library.runs.list_outputs(limit=100),

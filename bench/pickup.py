@@ -70,7 +70,6 @@ def _reproduce_alone(home: Path, output_id: int) -> float:
 
 def gui_pickup_ms(quick: bool) -> list[Case]:
     from core.library import Library
-    from core.queue.jobs import JobRepository, NewJob
     from core.queue.worker import WorkerEvents
     from core.queue.worker_process import WorkerProcess
     from core.request import GenerationRequest
@@ -94,19 +93,18 @@ def gui_pickup_ms(quick: bool) -> list[Case]:
     rng = random.Random(7)
     with fresh_home("pickup") as home:
         library = Library.open(home)
-        jobs = JobRepository(library.db.session_factory)
         worker = WorkerProcess(
             library, events, poll_s=DESKTOP_POLL_S, heartbeat_s=DESKTOP_HEARTBEAT_S
         )
         worker.start()
         try:
-            first = jobs.add(NewJob(request.replace(seed=1)))  # loads the model: not measured
+            [first] = library.queue.submit(request.replace(seed=1))  # loads the model: not measured
             worker.wake()
             heard.wait(heard.done, first.id, timeout=300)
             for trial in range(2 * trials):
                 nudge = trial % 2 == 0
                 time.sleep(rng.uniform(0.05, 0.05 + DESKTOP_POLL_S))  # any moment of the poll
-                job = jobs.add(NewJob(request.replace(seed=100 + trial)))
+                [job] = library.queue.submit(request.replace(seed=100 + trial))
                 added = time.perf_counter()
                 if nudge:
                     worker.wake()

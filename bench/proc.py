@@ -48,13 +48,12 @@ class AppSide:
         from core.engine.runner import Engine
         from core.generation import Generator
         from core.library import Library
-        from core.queue.jobs import JobRepository
         from core.queue.worker import Worker
 
         self.library = Library.open(home)
         self.generator = Generator(self.library, Engine())
         self.worker = Worker(self.library, self.generator)
-        self.jobs = JobRepository(self.library.db.session_factory)
+        self.jobs = self.library.jobs
         self.live: Worker | None = None  # `run`'s worker, serving from its first use
         self._ended: tuple[int, str] | None = None  # the last job `live` ended, and how
         self._ended_at = 0.0  # when
@@ -74,24 +73,21 @@ class AppSide:
         2026-12-04 the bench's worker ran in a thread of its own; with glibc's default malloc
         that cost a 256x256 SD 1.5-sized image about 19%, see `core.engine.malloc`).
         """
-        from core.queue.jobs import NewJob
 
         worker = self._serving_worker()
         self._ended = None
         started = time.perf_counter()
-        job = self.jobs.add(NewJob(self._request(spec, seed), project="bench"))
+        [job] = self.library.queue.submit(self._request(spec, seed), project="bench")
         worker.run_one()
         if self._ended != (job.id, "done"):
             raise RuntimeError(f"job {job.id} did not finish: {self.jobs.get(job.id)}")
         seconds = self._ended_at - started
-        row = self._run_row(job.id)
-        threads = json.loads(row[2])["threads"] if row else None
-        engine_s = float(json.loads(row[0]).get("total_s", 0.0)) if row else 0.0
+        output, run = self._made(job.id)
         return {
             "seconds": seconds,
-            "engine_s": engine_s,
-            "pixels": self._pixels(job.id),
-            "threads": threads,
+            "engine_s": self._engine_s(job.id),
+            "pixels": output.pixel_sha256 if output else "",
+            "threads": json.loads(run.request_json)["threads"] if run else None,
         }
 
     def _serving_worker(self) -> Any:
@@ -126,7 +122,9 @@ class AppSide:
 
         self._stop_live_worker()  # `drain` runs these, in rounds
         started = time.perf_counter()
-        self.jobs.add_many([NewJob(self._request(spec, s), project="bench") for s in seeds])
+        self.library.queue.submit_many(
+            [NewJob(self._request(spec, s), project="bench") for s in seeds]
+        )
         return {"seconds": time.perf_counter() - started}
 
     def drain(self, count: int) -> dict[str, Any]:
@@ -143,25 +141,19 @@ class AppSide:
         seconds = [b - a for a, b in zip([started, *finished], finished, strict=False)]
         return {"seconds": seconds, "engine_s": [self._engine_s(i) for i in stats.job_ids]}
 
-    def _run_row(self, job_id: int) -> Any:
-        from sqlalchemy import select
-
-        from core.library.schema import OutputRow, RunRow
-
-        with self.library.db.session_factory() as s:
-            return s.execute(
-                select(RunRow.timings_json, OutputRow.pixel_sha256, RunRow.request_json)
-                .join(OutputRow, OutputRow.run_id == RunRow.id)
-                .where(RunRow.job_id == job_id)
-            ).first()
+    def _made(self, job_id: int) -> tuple[Any, Any]:
+        """The job's first output and its run (None, None before it is done)."""
+        output = self.library.runs.first_output_of_job(job_id)
+        run = self.library.runs.get_run(output.run_id) if output is not None else None
+        return output, run
 
     def _pixels(self, job_id: int) -> str:
-        row = self._run_row(job_id)
-        return str(row[1]) if row else ""
+        output, _ = self._made(job_id)
+        return str(output.pixel_sha256) if output else ""
 
     def _engine_s(self, job_id: int) -> float:
-        row = self._run_row(job_id)
-        return float(json.loads(row[0]).get("total_s", 0.0)) if row else 0.0
+        _, run = self._made(job_id)
+        return float(json.loads(run.timings_json).get("total_s", 0.0)) if run else 0.0
 
 
 class BareSide:

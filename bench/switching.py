@@ -212,13 +212,8 @@ def child(home: Path, first: str, second: str) -> dict[str, Any]:
 
 
 def _timings(library: Any, outputs: list[Any]) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from core.library.schema import RunRow
-
-    with library.db.session_factory() as s:
-        text = s.scalar(select(RunRow.timings_json).where(RunRow.id == outputs[0].run_id))
-    data: dict[str, Any] = json.loads(text or "{}")
+    run = library.runs.get_run(outputs[0].run_id)
+    data: dict[str, Any] = json.loads(run.timings_json if run else "{}")
     return data
 
 

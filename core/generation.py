@@ -7,7 +7,6 @@ name and rename it into place; then commit the run and its outputs in one transa
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from core.engine.schedulers import check_scheduler
 from core.errors import BadInput, ModelError
 from core.inputs import LoadedInput, load_input
 from core.models.resolve import ResolvedModel
-from core.request import GenerationRequest, canonical_json
+from core.request import GenerationRequest, canonical_json, with_seed
 
 if TYPE_CHECKING:
     from core.library import Library
@@ -299,7 +298,7 @@ def _resolve_defaults(
     defaults = {**FALLBACK_DEFAULTS, **{k: v for k, v in model.defaults.items() if v is not None}}
     device = select_device(request.device)
     changes: dict[str, Any] = {
-        "seed": request.seed if request.seed is not None else secrets.randbelow(2**32),
+        "seed": with_seed(request).seed,
         "steps": request.steps or int(defaults["steps"]),
         "cfg_scale": request.cfg_scale
         if request.cfg_scale is not None

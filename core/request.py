@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -20,9 +21,9 @@ DTYPES = ("float32", "float16", "bfloat16")
 DEVICES = ("cpu", "cuda", "mps")
 # Tasks that read an init image; which extra inputs each task takes.
 TASKS_WITH_INIT = ("img2img", "inpaint", "upscale", "depth")
-SCHEMA_VERSION = 1
 # Schedulers index a 1000-step training schedule; some run past its end near 1000 steps.
 MAX_STEPS = 500
+SEED_RANGE = 2**32  # a seed Atelier draws is below this (a given one may be up to 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,16 @@ class GenerationRequest:
         for lora in self.loras:
             if lora.weight != lora.weight or abs(lora.weight) > 10:
                 raise BadInput("loras", f"weight {lora.weight} of {lora.path} is outside -10..10")
+
+
+def draw_seed() -> int:
+    """A fresh random seed: the one rule every part of Atelier uses for an unset seed."""
+    return secrets.randbelow(SEED_RANGE)
+
+
+def with_seed(request: GenerationRequest) -> GenerationRequest:
+    """`request` with its seed fixed: its own, else a fresh one (`draw_seed`)."""
+    return request if request.seed is not None else request.replace(seed=draw_seed())
 
 
 def canonical_json(data: Any) -> str:

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from desktop.bridge import WorkerBridge
 from desktop.settings import Preferences
@@ -27,11 +27,9 @@ if TYPE_CHECKING:
 
 class Session:
     def __init__(self, library: Library, prefs: Preferences) -> None:
-        from core.queue.jobs import JobRepository
-
         self.library = library
         self.prefs = prefs
-        self.jobs = JobRepository(library.db.session_factory)
+        self.jobs = library.jobs
         self.bridge = WorkerBridge()
         self._worker: WorkerProcess | None = None
 
@@ -110,15 +108,12 @@ class Session:
         *,
         with_preferences: bool = True,
     ) -> list[Job]:
-        """Add `copies` jobs for `request` (with the preferences' device options, unless told)."""
-        from core.queue.jobs import NewJob
-
+        """Add `copies` jobs for `request` (with the preferences' device options, unless told);
+        each copy without a seed gets one of its own now, shown before it runs."""
         if with_preferences:
             request = request.replace(**self.prefs.request_changes())
-        request.validate()
         out_dir = self.prefs.output_folder or None
-        new = [NewJob(request, project=project, out_dir=out_dir) for _ in range(copies)]
-        added = self.jobs.add_many(new)
+        added = self.library.queue.submit(request, project=project, out_dir=out_dir, copies=copies)
         self.wake_worker()
         return added
 
@@ -129,6 +124,3 @@ class Session:
 
     def apply(self, prefs: Preferences) -> None:
         self.prefs = prefs
-
-    def describe(self) -> dict[str, Any]:
-        return {"home": str(self.home), "worker": self.worker_running}

@@ -3,7 +3,6 @@ assemble the grid image in a pool thread (it reads every cell's image)."""
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +40,6 @@ class Sweeps(QObject):
 
         prefs = self.session.prefs
         template = template.replace(**prefs.request_changes())
-        if template.seed is None and "seed" not in (x.field, y.field if y else None):
-            template = template.replace(seed=secrets.randbelow(2**31))  # one seed for all cells
         out_dir = Path(prefs.output_folder) if prefs.output_folder else None
         grid = queue_grid(self.session.library, template, x, y, project=project, out_dir=out_dir)
         self.session.wake_worker()

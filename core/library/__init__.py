@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
+from core.library.batches import BatchRepository, GridRepository
 from core.library.database import Database, open_database
+from core.library.history import History
 from core.library.repositories import (
     AssetRepository,
     FileHashRepository,
@@ -18,6 +21,10 @@ from core.library.repositories import (
 )
 from core.library.runs import RunRepository
 from core.library.store import ContentStore
+
+if TYPE_CHECKING:
+    from core.queue.jobs import JobRepository
+    from core.queue.service import QueueService
 
 DATABASE_NAME = "library.sqlite"
 STORE_NAME = "store"
@@ -34,7 +41,11 @@ def default_home() -> Path:
 
 
 class Library:
-    """The open library of one home folder: database, store and repositories."""
+    """The open library of one home folder: database, store, repositories and the queue.
+
+    The repositories own the database's sessions: nothing outside them opens one. Every job
+    enters the queue through `queue` (`QueueService.submit`).
+    """
 
     def __init__(self, home: Path, db: Database, store: ContentStore) -> None:
         self.home = home
@@ -49,6 +60,14 @@ class Library:
         self.prompts = PromptRepository(sessions)
         self.seeds = SeedRepository(sessions)
         self.masks = MaskRepository(sessions)
+        self.history = History(sessions)
+        self.batches = BatchRepository(sessions)
+        self.grids = GridRepository(sessions)
+        from core.queue.jobs import JobRepository  # the queue's modules read the library's
+        from core.queue.service import QueueService
+
+        self.jobs: JobRepository = JobRepository(sessions)
+        self.queue: QueueService = QueueService(self.jobs)
 
     @classmethod
     def open(cls, home: Path) -> Library:

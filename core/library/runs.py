@@ -172,6 +172,18 @@ class RunRepository:
                 r.environment_json, r.timings_json, r.created_at, tuple(ids),
             )  # fmt: skip
 
+    def first_output_of_job(self, job_id: int) -> Output | None:
+        """The first image a job made (a grid's cell, a benchmark's image); None before then."""
+        with read_session(self._sessions) as s:
+            output_id = s.scalar(
+                select(OutputRow.id)
+                .join(RunRow, RunRow.id == OutputRow.run_id)
+                .where(RunRow.job_id == job_id)
+                .order_by(OutputRow.run_id.desc(), OutputRow.image_index)
+                .limit(1)
+            )
+        return self.get_output(output_id) if output_id is not None else None
+
     def get_output(self, output_id: int) -> Output | None:
         """One output with its record, project, parents and children."""
         with read_session(self._sessions) as s:

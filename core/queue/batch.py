@@ -8,20 +8,16 @@ across restarts (the batch and the files it took are in the database). A file th
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from core.errors import BadInput
-from core.library.database import read_session
-from core.library.schema import BatchFileRow, BatchRow
-from core.queue.jobs import Job, JobRepository, NewJob
-from core.request import GenerationRequest
+from core.library.batches import BatchSettings, TakenFile
+from core.queue.jobs import Job, NewJob
+from core.request import GenerationRequest, with_seed
 
 if TYPE_CHECKING:
     from core.library import Library
@@ -70,45 +66,38 @@ class FolderBatch:
         self.library = library
         self.id = batch_id
         self.spec = spec
-        self.jobs = JobRepository(library.db.session_factory)
         self._seen: dict[Path, tuple[int, int]] = {}
 
     @classmethod
     def open(cls, library: Library, spec: BatchSpec) -> FolderBatch:
         """The batch for this folder, output folder and task: an earlier one is continued."""
         spec.check()
-        if spec.template.seed is None:  # one seed for the whole batch, fixed now
-            spec = _with_template(spec, spec.template.replace(seed=secrets.randbelow(2**32)))
+        # one seed for the whole batch, fixed now
+        spec = _with_template(spec, with_seed(spec.template))
         placeholder = "each image of the folder"
         spec.template.replace(
             init_image=placeholder, mask=placeholder if spec.masks_dir else None, depth_map=None
         ).validate()  # everything but the per-image inputs, checked before any job is queued
-        key = (str(spec.input_dir.resolve()), spec.pattern, str(spec.out_dir.resolve()))
-        with library.db.session_factory.begin() as s:
-            row = s.scalars(
-                select(BatchRow).where(
-                    BatchRow.input_dir == key[0],
-                    BatchRow.pattern == key[1],
-                    BatchRow.out_dir == key[2],
-                )
-            ).first()
-            if row is None:
-                row = BatchRow(
-                    input_dir=key[0], pattern=key[1], out_dir=key[2], project=spec.project
-                )
-                s.add(row)
-            row.template_json = spec.template.canonical_json()
-            row.masks_dir = str(spec.masks_dir.resolve()) if spec.masks_dir else None
-            row.depth_dir = str(spec.depth_dir.resolve()) if spec.depth_dir else None
-            row.prompt_from, row.watch, row.project = spec.prompt_from, spec.watch, spec.project
-            s.flush()
-            return cls(library, row.id, spec)
+        batch_id = library.batches.open(
+            str(spec.input_dir.resolve()),
+            spec.pattern,
+            str(spec.out_dir.resolve()),
+            BatchSettings(
+                template_json=spec.template.canonical_json(),
+                masks_dir=str(spec.masks_dir.resolve()) if spec.masks_dir else None,
+                depth_dir=str(spec.depth_dir.resolve()) if spec.depth_dir else None,
+                prompt_from=spec.prompt_from,
+                project=spec.project,
+                watch=spec.watch,
+            ),
+        )
+        return cls(library, batch_id, spec)
 
     # ---- scanning ----------------------------------------------------------------------
     def scan(self, settle: bool = False) -> list[Job]:
         """Queue a job for each image not taken yet. With `settle`, only files whose size and
         time did not change since the last scan (still being copied otherwise)."""
-        taken = self._taken()
+        taken = self.library.batches.taken(self.id)
         ready: list[tuple[Path, int, int]] = []
         for path in self._images():
             key = str(path)
@@ -126,14 +115,14 @@ class FolderBatch:
         if not ready:
             return []
         new_jobs = [self._job_for(path) for path, _, _ in ready]
-        jobs = self.jobs.add_many(new_jobs)
-        with self.library.db.session_factory.begin() as s:
-            for (path, size, mtime), job in zip(ready, jobs, strict=True):
-                s.add(
-                    BatchFileRow(
-                        batch_id=self.id, path=str(path), size=size, mtime_ns=mtime, job_id=job.id
-                    )
-                )
+        jobs = self.library.queue.submit_many(new_jobs)
+        self.library.batches.take(
+            self.id,
+            [
+                TakenFile(str(path), size, mtime, job.id)
+                for (path, size, mtime), job in zip(ready, jobs, strict=True)
+            ],
+        )
         return jobs
 
     def watch(
@@ -159,10 +148,6 @@ class FolderBatch:
             for p in folder.glob(self.spec.pattern)
             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
         )
-
-    def _taken(self) -> set[str]:
-        with read_session(self.library.db.session_factory) as s:
-            return set(s.scalars(select(BatchFileRow.path).where(BatchFileRow.batch_id == self.id)))
 
     def _job_for(self, image: Path) -> NewJob:
         spec = self.spec
@@ -233,5 +218,4 @@ def _prompt_for(image: Path, source: str | None) -> str | None:
             return import_image(image).request.prompt or None
         except BadInput:
             return None  # no readable metadata: the batch's prompt; a bad image fails its job
-    return None
     return None

@@ -13,13 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from core.errors import BadInput
-from core.library.database import read_session
-from core.library.schema import GridRow
-from core.queue.jobs import JobRepository, NewJob
-from core.request import GenerationRequest
+from core.queue.jobs import NewJob
+from core.request import GenerationRequest, with_seed
 
 if TYPE_CHECKING:
     from core.library import Library
@@ -109,10 +105,8 @@ def queue_grid(
     out_dir: Path | None = None,
 ) -> Grid:
     """Check every cell, then queue one job per cell (row-major) and remember the grid."""
-    if template.seed is None and "seed" not in (x.field, y.field if y else None):
-        import secrets  # one seed for every cell, so the cells differ only by their axes
-
-        template = template.replace(seed=secrets.randbelow(2**32))
+    if "seed" not in (x.field, y.field if y else None):
+        template = with_seed(template)  # one seed for every cell: they differ only by their axes
     rows = y.values if y else (None,)
     if len(rows) * len(x.values) > MAX_CELLS:
         raise BadInput("axis", f"{len(rows) * len(x.values)} cells; at most {MAX_CELLS}")
@@ -125,41 +119,25 @@ def queue_grid(
             request = template.replace(**changes)
             request.validate()
             cells.append(request)
-    jobs = JobRepository(library.db.session_factory)
     out = str(out_dir.resolve()) if out_dir else None
-    with library.db.session_factory.begin() as s:
-        row = GridRow(
-            spec_json=json.dumps({"x": _axis_dict(x), "y": _axis_dict(y) if y else None}),
-            job_ids_json="[]",
-            project=project,
-            out_dir=out,
-        )
-        s.add(row)
-        s.flush()
-        grid_id = row.id
-    added = jobs.add_many(
+    spec = {"x": _axis_dict(x), "y": _axis_dict(y) if y else None}
+    grid_id = library.grids.create(spec, project, out)
+    added = library.queue.submit_many(
         [NewJob(r, project=project, out_dir=out, batch_id=f"grid:{grid_id}") for r in cells]
     )
     ids = [j.id for j in added]
     width = len(x.values)
     job_rows = tuple(tuple(ids[i : i + width]) for i in range(0, len(ids), width))
-    with library.db.session_factory.begin() as s:
-        grid_row = s.get(GridRow, grid_id)
-        assert grid_row is not None
-        grid_row.job_ids_json = json.dumps(job_rows)
+    library.grids.set_jobs(grid_id, job_rows)
     return Grid(grid_id, x, y, job_rows, None)
 
 
 def load_grid(library: Library, grid_id: int) -> Grid:
-    with read_session(library.db.session_factory) as s:
-        row = s.get(GridRow, grid_id)
-        if row is None:
-            raise BadInput("grid", f"no grid {grid_id} in this library")
-        spec = json.loads(row.spec_json)
-        rows = tuple(tuple(r) for r in json.loads(row.job_ids_json))
-        return Grid(
-            row.id, _axis(spec["x"]), _axis(spec["y"]) if spec["y"] else None, rows, row.out_path
-        )
+    record = library.grids.get(grid_id)
+    if record is None:
+        raise BadInput("grid", f"no grid {grid_id} in this library")
+    y = _axis(record.spec["y"]) if record.spec["y"] else None
+    return Grid(record.id, _axis(record.spec["x"]), y, record.job_ids, record.out_path)
 
 
 def assemble_grid(library: Library, grid_id: int, path: Path | None = None) -> Path:
@@ -206,47 +184,32 @@ def assemble_grid(library: Library, grid_id: int, path: Path | None = None) -> P
     target = path or _default_path(library, grid)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, png_bytes(canvas, {GRID_CHUNK: json.dumps(meta, sort_keys=True)}))
-    with library.db.session_factory.begin() as s:
-        grid_row = s.get(GridRow, grid.id)
-        if grid_row is not None:
-            grid_row.out_path = str(target)
+    library.grids.set_out_path(grid.id, str(target))
     return target
 
 
 def grid_pending(library: Library, grid_id: int) -> list[int]:
     """The grid's jobs that are not done yet."""
-    jobs = JobRepository(library.db.session_factory)
     grid = load_grid(library, grid_id)
     return [
         j
         for row in grid.job_ids
         for j in row
-        if (job := jobs.get(j)) is None or job.status != "done"
+        if (job := library.jobs.get(j)) is None or job.status != "done"
     ]
 
 
 def _cell_output(library: Library, job_id: int) -> Any:
-    from core.library.schema import OutputRow, RunRow
-
-    with read_session(library.db.session_factory) as s:
-        output_id = s.scalar(
-            select(OutputRow.id)
-            .join(RunRow, RunRow.id == OutputRow.run_id)
-            .where(RunRow.job_id == job_id)
-            .order_by(OutputRow.image_index)
-            .limit(1)
-        )
-    output = library.runs.get_output(output_id) if output_id is not None else None
+    output = library.runs.first_output_of_job(job_id)
     if output is None:
         raise BadInput("grid", f"job {job_id} of the grid has no output yet (is it done?)")
     return output
 
 
 def _default_path(library: Library, grid: Grid) -> Path:
-    with read_session(library.db.session_factory) as s:
-        row = s.get(GridRow, grid.id)
-        folder = Path(row.out_dir) if row is not None and row.out_dir else library.home / "grids"
-    return folder / f"grid-{grid.id}.png"
+    record = library.grids.get(grid.id)
+    folder = Path(record.out_dir) if record is not None and record.out_dir else None
+    return (folder or library.home / "grids") / f"grid-{grid.id}.png"
 
 
 def _fit(draw: Any, text: str, font: Any, width: int) -> str:

@@ -68,7 +68,7 @@ class Worker:
         heartbeat_s: float = 2.0,
     ) -> None:
         self.library = library
-        self.jobs = JobRepository(library.db.session_factory)
+        self.jobs = library.jobs
         self.generator = generator or Generator(library)
         self.events = events or WorkerEvents()
         self.name = worker_name(secrets.token_hex(3))

@@ -26,10 +26,10 @@ Index = QModelIndex | QPersistentModelIndex
 class HistoryModel(QAbstractListModel):
     def __init__(self, library: Library, thumbnails: ThumbnailCache) -> None:
         super().__init__()
-        from core.library.history import History, HistoryFilter
+        from core.library.history import HistoryFilter
 
         self.library = library
-        self.history = History(library.db.session_factory)
+        self.history = library.history
         self.thumbnails = thumbnails
         self.filter = HistoryFilter()
         self._rows: list[Output] = []
