@@ -16,18 +16,24 @@ from typing import TYPE_CHECKING, Any
 
 from core.engine.device import default_threads, select_device, select_dtype
 from core.engine.pipelines import check_task
-from core.engine.runner import Engine, EngineInputs, EngineResult, ProgressCallback
+from core.engine.runner import (
+    Engine,
+    EngineInputs,
+    EngineResult,
+    GeneratedImage,
+    ProgressCallback,
+)
 from core.engine.schedulers import check_scheduler
 from core.errors import BadInput, ModelError
 from core.inputs import LoadedInput, load_input
+from core.library.entities import NewAsset, NewOutput
 from core.models.resolve import ResolvedModel
+from core.provenance import InputRecord, ProvenanceRecord, build_record, image_record
 from core.request import GenerationRequest, canonical_json, with_seed
 
 if TYPE_CHECKING:
     from core.library import Library
 
-RECORD_FORMAT = "atelier-record"
-RECORD_VERSION = 1
 FALLBACK_DEFAULTS: dict[str, Any] = {"steps": 30, "cfg_scale": 7.5, "scheduler": "default"}
 
 
@@ -152,65 +158,22 @@ class Generator:
         stem: str | None,
         extra_parents: tuple[int, ...] = (),
     ) -> list[GeneratedOutput]:
-        from core.formats.a1111 import to_infotext
-        from core.formats.png import ATELIER_CHUNK, PARAMETERS_CHUNK, encode_record, png_bytes
-        from core.library.entities import NewAsset, NewOutput
-        from core.records import environment_fingerprint, pixel_sha256
+        """Write each image (PNG with its record) into the store and `out_dir`, then commit the
+        run and its outputs in one transaction."""
+        from core.records import pixel_sha256
 
         request = prepared.request
-        assert request.device is not None and request.dtype is not None
-        environment = environment_fingerprint(request.device, request.dtype)
-        environment["threads"] = request.threads
-        base = self._record_base(prepared, result, environment)
+        record = self._provenance(prepared, result)
         parents = [i.parent_output_id for i in prepared.inputs.values() if i.parent_output_id]
-        parents += extra_parents
-        new_outputs: list[NewOutput] = []
-        written: list[tuple[str, int, str]] = []
+        parent_ids = tuple(dict.fromkeys(p for p in [*parents, *extra_parents] if p is not None))
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        new_outputs: list[NewOutput] = []
         for generated in result.images:
-            pixels = pixel_sha256(generated.image)
-            record = dict(base)
-            record["image"] = {
-                "index": generated.index,
-                "seed": generated.seed,
-                "width": generated.image.width,
-                "height": generated.image.height,
-                "pixel_sha256": pixels,
-            }
-            record_json = encode_record(record)
-            infotext = to_infotext(
-                request, generated.seed, prepared.model.name, prepared.model.fingerprint
-            )
-            data = png_bytes(
-                generated.image, {ATELIER_CHUNK: record_json, PARAMETERS_CHUNK: infotext}
-            )
-            stored = self.library.store.put_bytes(data, "png")
-            path = stored.path
-            if out_dir is not None:
-                name = stem or f"{stamp}-{generated.seed}"
-                if stem and len(result.images) > 1:
-                    name = f"{stem}-{generated.index}"
-                path = _write_output(out_dir, name, data, self.library.runs.path_recorded)
-            new_outputs.append(
-                NewOutput(
-                    asset=NewAsset(
-                        sha256=stored.sha256,
-                        relpath=str(stored.path.relative_to(self.library.store.root)),
-                        size=stored.size,
-                        format="png",
-                        role="output",
-                        width=generated.image.width,
-                        height=generated.image.height,
-                    ),
-                    path=str(path),
-                    image_index=generated.index,
-                    seed=generated.seed,
-                    pixel_sha256=pixels,
-                    record_json=record_json,
-                    parent_ids=tuple(dict.fromkeys(p for p in parents if p is not None)),
-                )
-            )
-            written.append((str(path), generated.seed, pixels))
+            image = record.for_image(image_record(generated, pixel_sha256(generated.image)))
+            name = stem or f"{stamp}-{generated.seed}"
+            if stem and len(result.images) > 1:
+                name = f"{stem}-{generated.index}"
+            new_outputs.append(self._write(image, generated, prepared, out_dir, name, parent_ids))
         if project not in self._project_ids:
             self._project_ids[project] = self.library.projects.get_or_create(project).id
         run_id, output_ids = self.library.runs.record_run(
@@ -218,80 +181,79 @@ class Generator:
             job_id=job_id,
             request_json=request.canonical_json(),
             request_hash=request.hash(),
-            environment_json=canonical_json(environment),
+            environment_json=canonical_json(record.environment),
             timings_json=canonical_json(result.timings),
             outputs=new_outputs,
         )
         return [
-            GeneratedOutput(oid, run_id, path, seed, sha, generated.index)
-            for oid, (path, seed, sha), generated in zip(
-                output_ids, written, result.images, strict=True
-            )
+            GeneratedOutput(oid, run_id, new.path, new.seed, new.pixel_sha256, new.image_index)
+            for oid, new in zip(output_ids, new_outputs, strict=True)
         ]
 
-    def _record_base(
-        self, prepared: PreparedRequest, result: EngineResult, environment: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _provenance(self, prepared: PreparedRequest, result: EngineResult) -> ProvenanceRecord:
+        """What every image of this run shares: request, models, inputs, environment."""
+        from core.models.fingerprint import fingerprint_model
+        from core.records import environment_fingerprint, file_sha256
+
         request = prepared.request
-        models: dict[str, Any] = {"base": _model_record(prepared.model)}
-        if prepared.refiner is not None:
-            models["refiner"] = _model_record(prepared.refiner)
-        if request.vae:
-            from core.models.fingerprint import fingerprint_model
+        assert request.device is not None and request.dtype is not None
+        environment = environment_fingerprint(request.device, request.dtype)
+        environment["threads"] = request.threads  # as the engine applies them
+        return build_record(
+            request,
+            prepared.model,
+            prepared.refiner,
+            result,
+            {k: InputRecord(v.sha256, v.source) for k, v in prepared.inputs.items()},
+            environment,
+            hash_folder=lambda path: fingerprint_model(Path(path), self.hashes).sha256,
+            hash_file=lambda path: file_sha256(Path(path)),
+        )
 
-            models["vae"] = {
-                "path": request.vae,
-                "sha256": fingerprint_model(Path(request.vae), self.hashes).sha256,
-            }
-        models["loras"] = [
-            {"path": lr.path, "weight": lr.weight, "sha256": _file_hash(lr.path)}
-            for lr in request.loras
-        ]
-        models["embeddings"] = [
-            {"path": e.path, "token": e.token, "sha256": _file_hash(e.path)}
-            for e in request.embeddings
-        ]
-        return {
-            "format": RECORD_FORMAT,
-            "version": RECORD_VERSION,
-            "request": request.to_dict(),
-            "request_hash": request.hash(),
-            "pipeline": {"class": result.pipeline, "refiner_class": result.refiner_pipeline},
-            "scheduler": {
-                "name": request.scheduler,
-                "class": result.scheduler,
-                "config": result.scheduler_config,
-            },
-            "models": models,
-            "inputs": {
-                name: {"sha256": inp.sha256, "source": inp.source}
-                for name, inp in prepared.inputs.items()
-            },
-            "environment": environment,
-        }
+    def _write(
+        self,
+        record: ProvenanceRecord,
+        generated: GeneratedImage,
+        prepared: PreparedRequest,
+        out_dir: Path | None,
+        name: str,
+        parent_ids: tuple[int, ...],
+    ) -> NewOutput:
+        """One image's PNG, carrying its record and an A1111 `parameters` text, in the store
+        (and in `out_dir` under `name`); the output row to commit for it."""
+        from core.formats.a1111 import to_infotext
+        from core.formats.png import ATELIER_CHUNK, PARAMETERS_CHUNK, png_bytes
+
+        assert record.image is not None
+        record_json = record.to_json()
+        infotext = to_infotext(
+            prepared.request, generated.seed, prepared.model.name, prepared.model.fingerprint
+        )
+        data = png_bytes(generated.image, {ATELIER_CHUNK: record_json, PARAMETERS_CHUNK: infotext})
+        stored = self.library.store.put_bytes(data, "png")
+        path = stored.path
+        if out_dir is not None:
+            path = _write_output(out_dir, name, data, self.library.runs.path_recorded)
+        return NewOutput(
+            asset=NewAsset(
+                sha256=stored.sha256,
+                relpath=str(stored.path.relative_to(self.library.store.root)),
+                size=stored.size,
+                format="png",
+                role="output",
+                width=record.image.width,
+                height=record.image.height,
+            ),
+            path=str(path),
+            image_index=generated.index,
+            seed=generated.seed,
+            pixel_sha256=record.image.pixel_sha256,
+            record_json=record_json,
+            parent_ids=parent_ids,
+        )
 
 
 # ---- helpers ---------------------------------------------------------------------------
-def _model_record(model: ResolvedModel) -> dict[str, Any]:
-    return {
-        "name": model.name,
-        "kind": model.kind,
-        "source": {
-            "type": model.source.type,
-            "location": model.source.location,
-            "revision": model.source.revision,
-        },
-        "fingerprint": model.fingerprint,
-        "components": dict(model.components),
-    }
-
-
-def _file_hash(path: str) -> str:
-    from core.records import file_sha256
-
-    return file_sha256(Path(path))
-
-
 def _resolve_defaults(
     request: GenerationRequest, model: ResolvedModel, inputs: dict[str, LoadedInput]
 ) -> GenerationRequest:

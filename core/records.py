@@ -1,6 +1,6 @@
 """The provenance pieces of a record: environment fingerprint, input/output hashes, comparison.
 
-A record says what made an image (see docs/product.md, section 4). This module gives the parts
+A record (`core.provenance.ProvenanceRecord`) says what made an image. This module gives the parts
 that do not depend on the engine: what the machine and libraries were, the hash of a file or of
 an image's pixels, which recorded environment fields differ from now, and how close two images
 are (PSNR). torch and numpy are imported inside the functions that need them, so importing this
@@ -40,7 +40,8 @@ _CHUNK = 1 << 20
 
 
 def environment_fingerprint(device: str, dtype: str) -> dict[str, Any]:
-    """What ran a generation: app, python, OS, library versions, device, dtype, threads, flags.
+    """What ran a generation: app, machine (node name), python, OS, library versions, device,
+    dtype, threads, flags.
 
     The result is plain JSON (str, int, float, bool, None, dicts). Keys are stable; `gpu` is None
     unless `device` is a CUDA device that torch can see.
@@ -48,6 +49,7 @@ def environment_fingerprint(device: str, dtype: str) -> dict[str, Any]:
     torch = _torch()
     return {
         "app": core.__version__,
+        "node": platform.node() or None,
         "python": platform.python_version(),
         "os": platform.platform(),
         "machine": platform.machine(),

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import AtelierError, BadInput
+from core.provenance import ModelRecord, ProvenanceRecord
 from core.records import environment_differences
 
 if TYPE_CHECKING:
@@ -176,42 +177,42 @@ class _Reproduction:
     ) -> ReproduceReport:
         try:
             self.reproduce(keep, threads, on_step)
-        except KeyError as exc:
-            self.report.notes.append(f"the record has no field {exc}: it cannot be run again")
-        except (AtelierError, ValueError) as exc:  # ValueError: not JSON
+        except AtelierError as exc:  # a record that cannot be read, an input that is gone...
             self.report.notes.append(f"cannot be run again: {exc}")
         return self.report
 
     def reproduce(self, keep: bool, threads: int | None, on_step: ProgressCallback | None) -> None:
-        from core.request import GenerationRequest
-
         report = self.report
-        record = json.loads(self.output.record_json)
-        request = GenerationRequest.from_dict(record["request"])
-        index, models = int(record["image"]["index"]), record["models"]
-        for role, key in (("base", "model"), ("refiner", "refiner")):
-            if models.get(role) and (model := self.restore_model(role, models[role])):
+        record = ProvenanceRecord.from_json(self.output.record_json)
+        if record.image is None:
+            raise BadInput("image", "the record names no image")
+        request, index = record.request, record.image.index
+        for role, key, recorded in (
+            ("base", "model", record.base),
+            ("refiner", "refiner", record.refiner),
+        ):
+            if recorded is not None and (model := self.restore_model(role, recorded)):
                 request = request.replace(**{key: model.name})
-        self.check_adapters(models)
+        self.check_adapters(record)
         self.check_inputs(request)
         request = self.restore_device(request)
         if threads is not None and threads != request.threads:
             report.notes.append(f"what-if run with {threads} threads (recorded {request.threads})")
             request = request.replace(threads=threads)
-        self.environment_differences(record.get("environment") or {}, request)
+        self.environment_differences(record.environment, request)
         if report.status == "missing":
             return
         request, pick = _single_call(request, index)
         image, sha, facts = self.execute(request, pick, keep, on_step)
         report.new_output_id = facts.pop("output_id", None)
-        self.compare(record["image"]["pixel_sha256"], image, sha)
+        self.compare(record.image.pixel_sha256, image, sha)
         for name, old, new in environment_differences(_run_facts(record), facts):
             report.differ(name, old, new)
 
     # ---- restoring -------------------------------------------------------------------------
-    def restore_model(self, role: str, recorded: dict[str, Any]) -> ResolvedModel | None:
+    def restore_model(self, role: str, recorded: ModelRecord) -> ResolvedModel | None:
         """The recorded model; else a library variant with the recorded fingerprint; else as is."""
-        name, wanted = str(recorded["name"]), str(recorded["fingerprint"])
+        name, wanted = recorded.name, recorded.fingerprint
         current: ResolvedModel | None = None
         try:
             current = self.generator.resolve_model(name, role)
@@ -239,30 +240,30 @@ class _Reproduction:
             return None
         self.report.notes.append(f"{role} model {name!r}: {problem}; no library model has them")
         self.report.differ(f"models.{role}.fingerprint", wanted, current.fingerprint)
-        old, new = dict(recorded.get("components") or {}), current.components
+        old, new = recorded.components, current.components
         for part in sorted(old.keys() | new.keys()):
             if old.get(part) != new.get(part):
                 self.report.differ(f"models.{role}.components.{part}", old.get(part), new.get(part))
         return current
 
-    def check_adapters(self, models: dict[str, Any]) -> None:
+    def check_adapters(self, record: ProvenanceRecord) -> None:
         from core.models.fingerprint import fingerprint_model
         from core.records import file_sha256
 
-        for kind in ("loras", "embeddings"):
-            for i, item in enumerate(models.get(kind) or ()):
-                path = Path(item["path"])
+        for kind, files in (("loras", record.loras), ("embeddings", record.embeddings)):
+            for i, item in enumerate(files):
+                path = Path(item.path)
                 if not path.is_file():
                     self.report.missing(f"{kind}[{i}]", str(path), f"{kind}[{i}] {path} is gone")
-                elif (sha := file_sha256(path)) != item["sha256"]:
-                    self.report.differ(f"{kind}[{i}].sha256", item["sha256"], sha)
-        vae = models.get("vae")
-        if vae and not Path(vae["path"]).exists():
-            self.report.missing("vae", vae["path"], f"vae {vae['path']} is gone")
-        elif vae:
-            now = fingerprint_model(Path(vae["path"]), self.library.file_hashes).sha256
-            if now != vae["sha256"]:
-                self.report.differ("vae.sha256", vae["sha256"], now)
+                elif (sha := file_sha256(path)) != item.sha256:
+                    self.report.differ(f"{kind}[{i}].sha256", item.sha256, sha)
+        vae = record.vae
+        if vae is not None and not Path(vae.path).exists():
+            self.report.missing("vae", vae.path, f"vae {vae.path} is gone")
+        elif vae is not None:
+            now = fingerprint_model(Path(vae.path), self.library.file_hashes).sha256
+            if now != vae.sha256:
+                self.report.differ("vae.sha256", vae.sha256, now)
 
     def check_inputs(self, request: GenerationRequest) -> None:
         for name in INPUT_FIELDS:
@@ -315,7 +316,8 @@ class _Reproduction:
             )
             kept = self.library.runs.get_output(made[pick].output_id)
             assert kept is not None
-            facts = {**_run_facts(json.loads(kept.record_json)), "output_id": kept.id}
+            kept_record = ProvenanceRecord.from_json(kept.record_json)
+            facts = {**_run_facts(kept_record), "output_id": kept.id}
             return _open_image(Path(made[pick].path)), made[pick].sha256, facts
         prepared = self.generator.prepare(request)
         inputs = EngineInputs(**{k: v.image for k, v in prepared.inputs.items()})
@@ -365,11 +367,14 @@ def _single_call(request: GenerationRequest, index: int) -> tuple[GenerationRequ
     return request.replace(seed=request.seed + call * size, batch_count=1), index % size
 
 
-def _run_facts(record: dict[str, Any]) -> dict[str, Any]:
-    scheduler = record.get("scheduler") or {}
+def _run_facts(record: ProvenanceRecord) -> dict[str, Any]:
+    """What a run says of itself, as `execute` gives it: pipeline and scheduler classes."""
     return {
-        "pipeline": record.get("pipeline"),
-        "scheduler": {"class": scheduler.get("class"), "config": scheduler.get("config")},
+        "pipeline": {
+            "class": record.pipeline_class,
+            "refiner_class": record.refiner_pipeline_class,
+        },
+        "scheduler": {"class": record.scheduler_class, "config": record.scheduler_config},
     }
 
 

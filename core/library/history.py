@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,8 +77,9 @@ class History:
 
 
 def export_row(output: Output) -> dict[str, Any]:
-    record = json.loads(output.record_json)
-    request = record.get("request", {})
+    from core.provenance import ProvenanceRecord
+
+    request = ProvenanceRecord.request_fields(output.record_json)
     row: dict[str, Any] = {
         "output_id": output.id,
         "created_at": output.created_at.isoformat(),
