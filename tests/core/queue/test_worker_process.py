@@ -1,10 +1,12 @@
 """The worker in its own process (the desktop app's way): events come back, a killed worker is
-started again and its job finished, stop puts the running job back, cancel reaches the child."""
+started again and its job finished, stop puts the running job back, cancel reaches the child,
+the window reads no database for the events, and lines it cannot read leave the child running."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from core.engine import malloc
 from core.formats.png import read_atelier_record
 from core.library import Library
 from core.queue.jobs import JobRepository, NewJob
+from core.queue.process.parent import WorkerProcess
 from core.queue.worker import WorkerEvents
-from core.queue.worker_process import WorkerProcess
 from core.request import GenerationRequest
 
 pytestmark = pytest.mark.slow
@@ -239,3 +242,72 @@ def test_a_reproduce_pending_when_the_child_ends_is_answered_with_an_error(
     asking.join(60)
     assert not asking.is_alive()
     assert errors and "ended" in errors[0] and "before it answered" in errors[0], errors
+
+
+def test_the_window_reads_no_database_for_the_events(
+    library: Library, heard: Heard, spawn: Callable[..., WorkerProcess]
+) -> None:
+    """The child's events carry their job: the window's process runs no statement while a job
+    runs and ends in the child, steps included."""
+    added = JobRepository(library.db.session_factory).add(NewJob(_request(steps=6)))
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(library.db.engine, "before_cursor_execute", count)
+    try:
+        spawn()
+        wait_for(lambda: bool(heard.of("done")))
+    finally:
+        event.remove(library.db.engine, "before_cursor_execute", count)
+    assert len(heard.of("step")) == 6
+    assert statements == []
+    (started,) = heard.of("started")
+    assert started[0].id == added.id and started[0].status == "running"
+    ((job, outputs),) = heard.of("done")
+    assert (job.id, job.status, job.worker, job.request) == (added.id, "done", None, added.request)
+    assert job.finished_at is not None and job.finished_at >= job.created_at
+    assert outputs[0].seed == added.request.seed
+
+
+class _ChildOfAnotherVersion(WorkerProcess):
+    """A child that first writes lines this window cannot read, then runs as usual."""
+
+    script: Path
+
+    def _command(self) -> list[str]:
+        return [sys.executable, str(self.script), *super()._command()[3:]]
+
+
+def test_lines_the_window_cannot_read_are_reported_and_the_child_keeps_working(
+    library: Library, heard: Heard, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    _ChildOfAnotherVersion.script = tmp_path / "child.py"
+    _ChildOfAnotherVersion.script.write_text(
+        "import sys\n"
+        'print(\'{"v": 99, "type": "wake"}\', flush=True)\n'
+        'print(\'{"v": 99, "type": "started", "job": 1}\', flush=True)\n'
+        "print('a line of chatter', flush=True)\n"
+        "from core.queue.process.child import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    added = JobRepository(library.db.session_factory).add(NewJob(_request()))
+    process = _ChildOfAnotherVersion(
+        library,
+        heard.worker_events(),
+        poll_s=0.05,
+        heartbeat_s=0.1,
+        exited=lambda code, again: heard.exits.append((code, again)),
+    )
+    process.start()
+    try:
+        wait_for(lambda: bool(heard.of("done")))
+        assert heard.of("done")[0][0].id == added.id
+        assert process.running and not heard.exits  # the same child, never restarted
+    finally:
+        process.stop(wait=True, timeout=60)
+    err = capfd.readouterr().err
+    told = "worker events skipped: worker protocol version 99, expected 1: the window and its"
+    assert err.count(told) == 1, err  # once for the child, not once a line
+    assert "worker event not understood: worker protocol: not a JSON line: 'a line of" in err

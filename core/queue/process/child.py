@@ -1,0 +1,186 @@
+"""The worker process's side: run a `Worker` over the library, send its events, obey the window.
+
+`python -m core.queue.process.child HOME` runs the worker in the main thread (see
+`Worker.start` for why) and reads the parent's messages on stdin in another thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import json
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from core.engine.runner import StepProgress
+from core.errors import AtelierError
+from core.library.schema import utc_now
+from core.queue.jobs import Job
+from core.queue.process import protocol
+from core.queue.worker import WorkerEvents
+
+if TYPE_CHECKING:
+    from core.queue.worker import Worker
+
+
+class _Sender:
+    """Writes messages to the parent, one line each; a parent that went away stops the worker."""
+
+    def __init__(self, out: IO[str], on_gone: Callable[[], None]) -> None:
+        self.out, self.on_gone = out, on_gone
+        self._lock = threading.Lock()
+
+    def __call__(self, message: protocol.ToParent) -> None:
+        line = protocol.encode(message)  # a message that cannot be encoded is a bug, raised
+        try:
+            with self._lock:
+                self.out.write(line + "\n")
+                self.out.flush()
+        except (OSError, ValueError):
+            self.on_gone()
+
+    def events(self, steps: bool = True) -> WorkerEvents:
+        """The worker's events as messages (without steps, the engine makes no previews)."""
+        return WorkerEvents(
+            job_started=lambda job: self(protocol.Started(job)),
+            step=(lambda job, progress: self(_step(job, progress))) if steps else None,
+            job_done=lambda job, outputs: self(protocol.Done(_ended(job, "done"), tuple(outputs))),
+            job_failed=lambda job, kind, text: self(
+                protocol.Failed(_ended(job, "failed", kind, text), kind, text)
+            ),
+            job_cancelled=lambda job: self(
+                protocol.Cancelled(_ended(job, "cancelled", "Cancelled", "cancelled while running"))
+            ),
+            recovered=lambda items: self(protocol.Recovered(tuple(items))),
+        )
+
+
+def _ended(job: Job, status: str, error_type: str | None = None, message: str | None = None) -> Job:
+    """The job as the worker just left it in the database (`JobRepository.finish`, or the
+    outputs' transaction for done), so the parent need not read it back."""
+    return dataclasses.replace(
+        job,
+        status=status,
+        error_type=error_type,
+        error_message=message,
+        worker=None,
+        cancel_requested=False,
+        finished_at=utc_now(),
+    )
+
+
+def _step(job: Job, progress: StepProgress) -> protocol.Step:
+    preview = None
+    if progress.preview is not None:
+        image = progress.preview.convert("RGB")
+        preview = protocol.Preview(image.width, image.height, image.tobytes())
+    return protocol.Step(
+        job.id,
+        progress.call,
+        progress.calls,
+        progress.step,
+        progress.steps,
+        progress.phase,
+        preview,
+    )
+
+
+def _obey(worker: Worker, send: _Sender) -> None:
+    """Read the parent's messages until `Stop` or the end of stdin."""
+    for line in sys.stdin:
+        try:
+            message = protocol.decode(line)
+        except protocol.ProtocolError as exc:
+            print(f"atelier worker: a message not understood: {exc}", file=sys.stderr)
+            token = _token_of(line)
+            if token is not None:  # a reproduce request: the window waits for an answer
+                send(protocol.Reproduced(token, error=str(exc)))
+            continue
+        match message:
+            case protocol.Wake():
+                worker.wake()
+            case protocol.Stop():
+                break
+            case protocol.Reproduce(token, output_id):
+                worker.call_soon(functools.partial(_reproduce, worker, send, token, output_id))
+            case _:
+                print(f"atelier worker: not a message for the worker: {message}", file=sys.stderr)
+    worker.stop(wait=False)  # `Stop`, or the parent is gone
+
+
+def _token_of(line: str) -> str | None:
+    try:
+        token = json.loads(line).get("token")
+    except (ValueError, AttributeError):
+        return None
+    return token if isinstance(token, str) else None
+
+
+def _reproduce(worker: Worker, send: _Sender, token: str, output_id: int) -> None:
+    """In the worker's thread: reproduce one output with the worker's engine, and answer.
+
+    Every request gets an answer, whatever fails, so no window waits forever.
+    """
+    from core.reproduce import reproduce_output
+
+    answer = protocol.Reproduced(token, error="the worker process could not reproduce it")
+    try:
+        report = reproduce_output(
+            worker.library, worker.generator, output_id, cancel=worker.cancel_event
+        )
+        answer = protocol.Reproduced(token, report=report.to_dict())
+        protocol.encode(answer)  # a report that cannot be sent is an error, below
+    except AtelierError as exc:  # an unknown output
+        answer = protocol.Reproduced(token, error=str(exc))
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        answer = protocol.Reproduced(token, error=f"unexpected {type(exc).__name__}: {exc}")
+    finally:
+        send(answer)
+
+
+def serve(home: Path, poll_s: float, heartbeat_s: float, steps: bool = True) -> int:
+    from core.library import Library
+    from core.queue.worker import Worker
+
+    out = sys.stdout
+    sys.stdout = sys.stderr  # library chatter must not break the protocol
+    library = Library.open(home)
+    worker: Worker | None = None
+
+    def stop() -> None:
+        if worker is not None:
+            worker.stop(wait=False)
+
+    send = _Sender(out, stop)
+    worker = Worker(library, events=send.events(steps), poll_s=poll_s, heartbeat_s=heartbeat_s)
+    obey = threading.Thread(target=_obey, args=(worker, send), name="stdin", daemon=True)
+    obey.start()
+    try:
+        worker.run()
+    finally:
+        library.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.queue.process.child")
+    parser.add_argument("home", type=Path)
+    parser.add_argument("--poll", type=float, default=0.5)
+    parser.add_argument("--heartbeat", type=float, default=2.0)
+    parser.add_argument(
+        "--no-steps", action="store_true", help="send no step events (nobody listens)"
+    )
+    args = parser.parse_args(argv)
+    os.environ.setdefault("ATELIER_HOME", str(args.home))
+    return serve(args.home, args.poll, args.heartbeat, steps=not args.no_steps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
