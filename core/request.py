@@ -13,14 +13,13 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
+from core.choices import DEVICES as DEVICES
+from core.choices import DTYPES as DTYPES
+from core.choices import TASKS as TASKS
 from core.errors import BadInput
 
-TASKS = ("text2img", "img2img", "inpaint", "upscale", "depth")
-DTYPES = ("float32", "float16", "bfloat16")
-DEVICES = ("cpu", "cuda", "mps")
 # Tasks that read an init image; which extra inputs each task takes.
 TASKS_WITH_INIT = ("img2img", "inpaint", "upscale", "depth")
-SCHEMA_VERSION = 1
 # Schedulers index a 1000-step training schedule; some run past its end near 1000 steps.
 MAX_STEPS = 500
 
