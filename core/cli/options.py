@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from core.choices import DTYPES, TASKS
 
@@ -163,6 +163,6 @@ def open_library(args: argparse.Namespace) -> Iterator[Library]:
         library.close()
 
 
-def print_json(data: Any) -> None:
+def print_json(data: object) -> None:
     """`data` (anything `json` can write) on stdout, indented, keys sorted."""
     print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
