@@ -123,6 +123,7 @@ def _generate(demo_dir: Path, home: Path, *extra: str) -> subprocess.CompletedPr
 NOISE = ("Loading pipeline components", "Writing model shards", "FutureWarning", "torchvision")
 
 
+@pytest.mark.slow
 def test_a_first_run_shows_only_atelier_s_own_progress(tmp_path: Path) -> None:
     quiet = _generate(tmp_path / "demo-models", tmp_path / "home")
     assert quiet.returncode == 0, quiet.stderr
