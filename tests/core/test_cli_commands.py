@@ -136,3 +136,32 @@ def test_verbose_shows_the_libraries_output(tmp_path: Path) -> None:
     loud = _generate(tmp_path / "demo-models", tmp_path / "home", "--verbose")
     assert loud.returncode == 0, loud.stderr
     assert "Loading pipeline components" in loud.stderr and "Writing model shards" in loud.stderr
+
+
+def test_reproduce_names_the_first_output_it_could_not_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from core.models.demo import demo_model_path
+
+    home = ["--home", str(tmp_path / "home")]
+    folder = tmp_path / "my-model"
+    shutil.copytree(demo_model_path("demo:sd"), folder)
+    assert main([*home, "models", "add", str(folder), "--name", "mine"]) == 0
+    assert main([*home, "generate", "--model", "mine", "--steps", "1", "--seed", "3"]) == 0
+    shutil.rmtree(folder)
+    assert main([*home, "models", "remove", "mine"]) == 0
+    capsys.readouterr()
+    assert main([*home, "reproduce", "1", "--json"]) == 1
+    out, err = capsys.readouterr()
+    [report] = json.loads(out)
+    assert report["status"] in ("failed", "missing")
+    assert err.startswith("atelier: error: output 1: ") and report["notes"][0] in err
+
+
+def test_without_the_desktop_package_the_window_command_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["gui"]) == 1 and main([]) == 1
+    assert "the desktop GUI is not installed here" in capsys.readouterr().err
