@@ -92,7 +92,7 @@ class GenerationRequest:
         return self._hash
 
     # Every field is immutable (tuples of frozen refs), so the text and the hash are made once:
-    # a job's request was serialised four times on its way through the worker.
+    # a job's way through the worker reads them several times.
     @functools.cached_property
     def _canonical(self) -> str:
         return canonical_json(self.to_dict())

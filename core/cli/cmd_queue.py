@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.choices import FINISHED_JOB_STATES, JOB_STATES
 from core.cli.options import (
     Subparsers,
     add_generate_options,
@@ -27,9 +28,6 @@ from core.errors import BadInput
 if TYPE_CHECKING:
     from core.queue.jobs import JobRepository
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled")
-FINISHED = ("done", "failed", "cancelled")
-
 
 def add_parser(sub: Subparsers) -> None:
     queue = sub.add_parser("queue", help="the persistent queue: add, list, run, pause, cancel...")
@@ -41,7 +39,7 @@ def add_parser(sub: Subparsers) -> None:
     add_json_option(add)
     set_action(add, _add)
     lst = qsub.add_parser("list", help="jobs in queue order")
-    lst.add_argument("--status", action="append", choices=STATUSES)
+    lst.add_argument("--status", action="append", choices=JOB_STATES)
     add_json_option(lst)
     set_action(lst, _list)
     running = qsub.add_parser("run", help="run the queue in this terminal (Ctrl-C stops cleanly)")
@@ -62,7 +60,7 @@ def add_parser(sub: Subparsers) -> None:
     move.add_argument("--to", type=int, required=True)
     set_action(move, _move)
     clear = qsub.add_parser("clear", help="forget finished jobs (their images stay in history)")
-    for status in FINISHED:
+    for status in FINISHED_JOB_STATES:
         clear.add_argument(f"--{status}", action="store_true")
     set_action(clear, _clear)
 
@@ -173,7 +171,7 @@ def _move(args: argparse.Namespace) -> int:
 
 
 def _clear(args: argparse.Namespace) -> int:
-    statuses = tuple(s for s in FINISHED if getattr(args, s))
+    statuses = tuple(s for s in FINISHED_JOB_STATES if getattr(args, s))
     if not statuses:
         raise BadInput("clear", "say which: --done, --failed and/or --cancelled")
     with _jobs(args) as jobs:
