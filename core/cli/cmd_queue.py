@@ -125,7 +125,7 @@ def _list(args: argparse.Namespace) -> int:
             return 0
         paused = " (paused)" if jobs.is_paused() else ""
         counts = jobs.counts()
-    print(f"queue{paused}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    print(f"queue{paused}: " + (", ".join(f"{n} {s}" for s, n in counts.items() if n) or "empty"))
     for j in listed:
         what = j.input_path or j.request.prompt[:40]
         line = f"{j.id:6} {j.status:9} {j.request.task:8} {j.request.model:18} {what}"
