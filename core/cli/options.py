@@ -1,7 +1,7 @@
 """What the commands of `atelier` share: the generation options, the request they make, the
 library folder, opening the library, JSON on stdout, and how a command registers its handler.
 
-`atelier --help` builds every parser: only the standard library loads here.
+`atelier --help` builds every parser: only the standard library and `core.choices` load here.
 """
 
 from __future__ import annotations
