@@ -29,9 +29,11 @@ test: lint
 	$(VENV)/bin/pytest -q
 
 # The core's tests with PySide6 made unimportable, less the slow end-to-end cases (marked
-# `slow`); no lint. `make test` runs everything.
+# `slow`); no lint. The demo models are built once into the venv and reused (their folders are
+# named by version and weights). `make test` runs everything.
 test-fast: setup
-	ATELIER_BLOCK_QT=1 $(VENV)/bin/pytest -q -p no:pytest-qt -m "not slow" tests/core
+	ATELIER_BLOCK_QT=1 ATELIER_DEMO_DIR=$(abspath $(VENV))/demo-models \
+	$(VENV)/bin/pytest -q -p no:pytest-qt -m "not slow" tests/core
 
 bench: setup
 	$(PY) -m bench.run
