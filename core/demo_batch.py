@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.engine.runner import ProgressCallback
-from core.errors import AtelierError
+from core.errors import AtelierError, JobFailed
 from core.generation import GeneratedOutput, Generator
 from core.request import GenerationRequest
 
@@ -68,16 +68,19 @@ def run_demo_grid(
     if on_progress:
         guidance = ", ".join(f"{v:g}" for v in y.values)
         on_progress(f"grid: {cells} cells on demo:sd (prompts x guidance {guidance})")
-    events = WorkerEvents()
+    failures: list[tuple[int, str]] = []  # job id, message
+    events = WorkerEvents(job_failed=lambda job, kind, message: failures.append((job.id, message)))
     if progress_for is not None:
         bar = progress_for("grid")
         events.step = lambda job, progress: bar(progress)
     worker = Worker(library, generator, events=events)
     while grid_pending(library, grid.id) and worker.run_one():
         pass
+    if failures:
+        raise JobFailed(*failures[0], others=len(failures) - 1)
     pending = grid_pending(library, grid.id)
     if pending:
-        raise AtelierError(f"demo grid {grid.id}: jobs {pending} did not finish")
+        raise AtelierError(f"demo grid {grid.id}: jobs {pending} are not done (another worker?)")
     return assemble_grid(library, grid.id, out / "demo-grid.png")
 
 

@@ -25,3 +25,14 @@ class Cancelled(AtelierError):
 
     def __init__(self, message: str = "cancelled") -> None:
         super().__init__(message)
+
+
+class JobFailed(AtelierError):
+    """A queued job failed: the first failure of a command that ran jobs, with its message
+    (which names the file or model that was wrong), and how many others failed too."""
+
+    def __init__(self, job_id: int, message: str, others: int = 0) -> None:
+        more = f" ({others} other job{'s' if others > 1 else ''} failed too)" if others else ""
+        super().__init__(f"job {job_id} failed: {message}{more}")
+        self.job_id = job_id
+        self.message = message

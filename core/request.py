@@ -14,11 +14,11 @@ import secrets
 from dataclasses import dataclass, fields
 from typing import Any
 
+from core.choices import DEVICES as DEVICES
+from core.choices import DTYPES as DTYPES
+from core.choices import TASKS as TASKS
 from core.errors import BadInput
 
-TASKS = ("text2img", "img2img", "inpaint", "upscale", "depth")
-DTYPES = ("float32", "float16", "bfloat16")
-DEVICES = ("cpu", "cuda", "mps")
 # Tasks that read an init image; which extra inputs each task takes.
 TASKS_WITH_INIT = ("img2img", "inpaint", "upscale", "depth")
 # Schedulers index a 1000-step training schedule; some run past its end near 1000 steps.
@@ -94,7 +94,7 @@ class GenerationRequest:
         return self._hash
 
     # Every field is immutable (tuples of frozen refs), so the text and the hash are made once:
-    # a job's request was serialised four times on its way through the worker.
+    # a job's way through the worker reads them several times.
     @functools.cached_property
     def _canonical(self) -> str:
         return canonical_json(self.to_dict())

@@ -12,6 +12,10 @@ import pytest
 _DEMO = os.environ.setdefault("ATELIER_DEMO_DIR", tempfile.mkdtemp(prefix="atelier-demo-models-"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.pop("ATELIER_HOME", None)
+if os.environ.get("ATELIER_BLOCK_QT"):  # `make test-fast`: the core tests with Qt unimportable
+    from no_qt import block_qt
+
+    block_qt()
 
 
 @pytest.fixture(scope="session")

@@ -5,14 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from core.cli.main import add_generate_options, home_dir, request_from_args
-from core.errors import BadInput
+from core.cli.options import (
+    Subparsers,
+    add_generate_options,
+    add_json_option,
+    open_library,
+    request_from_args,
+    set_handler,
+)
+from core.errors import BadInput, JobFailed
+
+if TYPE_CHECKING:
+    from core.library import Library
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subparsers) -> None:
     grid = sub.add_parser(
         "grid",
         help="X/Y sweep over one or two parameters: a job per cell and a labelled grid image",
@@ -26,16 +37,16 @@ def add_parser(sub: Any) -> None:
     grid.add_argument("--out", type=Path, help="folder for the cells and the grid image")
     grid.add_argument("--no-run", action="store_true", help="only queue the cells")
     grid.add_argument("--assemble", type=int, metavar="GRID_ID", help="draw a queued grid now")
-    grid.add_argument("--json", action="store_true")
+    add_json_option(grid)
+    set_handler(grid, run, runs_engine=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.library import Library
     from core.queue.sweep import assemble_grid, grid_pending, load_grid, parse_axis, queue_grid
 
-    with Library.open(home_dir(args)) as library:
+    with open_library(args) as library:
         if args.assemble is not None:
-            grid_id = args.assemble
+            grid_id: int = args.assemble
         else:
             if not args.x or not args.model:
                 raise BadInput(
@@ -59,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             _run_until_done(library, grid_id)
         pending = grid_pending(library, grid_id)
         if pending:
+            _raise_first_failure(library, pending)
             raise BadInput("grid", f"grid {grid_id} has cells not done yet: jobs {pending[:10]}")
         path = assemble_grid(library, grid_id)
         grid = load_grid(library, grid_id)
@@ -66,33 +78,39 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
 
-def _run_until_done(library: Any, grid_id: int) -> None:
-    from core.cli.cmd_queue import _printing_events
+def _run_until_done(library: Library, grid_id: int) -> None:
+    """Run the grid's cells here (and whatever else is queued before them); a failed cell ends
+    the command with its message once nothing else can run."""
+    from core.cli.running import printing_events
     from core.queue.sweep import grid_pending
     from core.queue.worker import Worker
 
-    worker = Worker(library, events=_printing_events(sys.stderr))
+    worker = Worker(library, events=printing_events(sys.stderr))
     worker.recover()
-    while grid_pending(library, grid_id):
+    while pending := grid_pending(library, grid_id):
         if not worker.run_one():
-            failed = [j for j in grid_pending(library, grid_id) if _status(library, j) == "failed"]
-            if failed or worker.jobs.is_paused():
-                raise BadInput(
-                    "grid", f"grid {grid_id} cannot finish: failed or paused jobs {failed}"
-                )
-            import time
-
+            _raise_first_failure(library, pending)
+            if worker.jobs.is_paused():
+                raise BadInput("grid", f"grid {grid_id} cannot finish: the queue is paused")
             time.sleep(0.2)  # another worker has them; wait
 
 
-def _status(library: Any, job_id: int) -> str | None:
+def _raise_first_failure(library: Library, job_ids: list[int]) -> None:
+    """A failed cell ends the grid with its message; a cancelled or missing one, with its id."""
     from core.queue.jobs import JobRepository
 
-    job = JobRepository(library.db.session_factory).get(job_id)
-    return job.status if job else None
+    jobs = JobRepository(library.db.session_factory)
+    cells = [(j, jobs.get(j)) for j in job_ids]
+    failed = [job for _, job in cells if job is not None and job.status == "failed"]
+    if failed:
+        first = failed[0]
+        raise JobFailed(first.id, first.error_message or "no message", others=len(failed) - 1)
+    lost = [j for j, job in cells if job is None or job.status == "cancelled"]
+    if lost:
+        raise BadInput("grid", f"cells cancelled or cleared from the queue: jobs {lost[:10]}")
 
 
-def _print(args: argparse.Namespace, data: dict[str, Any]) -> None:
+def _print(args: argparse.Namespace, data: dict[str, object]) -> None:
     if args.json:
         print(json.dumps(data, indent=2))
     elif data["path"]:

@@ -8,12 +8,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
+from core.cli.options import Subparsers, add_json_option, open_library, set_handler
 from core.errors import AtelierError
 
+if TYPE_CHECKING:
+    from core.formats.importer import ImportedRequest
+    from core.library import Library
+    from core.request import GenerationRequest
 
-def add_parser(sub: Any) -> None:
+
+def add_parser(sub: Subparsers) -> None:
     """Add `import-png` to the subcommands `sub` (the result of `add_subparsers`)."""
     p = sub.add_parser(
         "import-png",
@@ -22,19 +28,18 @@ def add_parser(sub: Any) -> None:
         "ComfyUI or InvokeAI. Settings with no equivalent are listed as unmapped.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="PNG, JPEG or WebP image")
-    p.add_argument("--json", action="store_true", help="print a JSON list of the imports")
+    add_json_option(p, help="print a JSON list of the imports")
     p.add_argument("--queue", action="store_true", help="also queue each imported request")
     p.add_argument("--project", default="default", help="project of the queued jobs")
+    set_handler(p, run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.cli.main import home_dir
-    from core.formats.importer import ImportedRequest, import_image
-    from core.library import Library
+    from core.formats.importer import import_image
 
     imported: list[ImportedRequest] = []
     failed = 0
-    with Library.open(home_dir(args)) as library:
+    with open_library(args) as library:
         for path in args.files:
             try:
                 result = import_image(path, library)
@@ -60,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _queue(library: Any, request: Any, project: str) -> int:
+def _queue(library: Library, request: GenerationRequest, project: str) -> int:
     """Queue an imported request (a fixed seed, so the job always makes the same image)."""
     import secrets
 
@@ -72,7 +77,7 @@ def _queue(library: Any, request: Any, project: str) -> int:
     return int(JobRepository(library.db.session_factory).add(NewJob(request, project=project)).id)
 
 
-def _print_text(result: Any) -> None:
+def _print_text(result: ImportedRequest) -> None:
     print(f"{result.source_path}: {result.format}")
     print(f"  request: {result.request.canonical_json()}")
     for title, entries in (("unmapped", result.unmapped), ("notes", result.notes)):
@@ -81,6 +86,3 @@ def _print_text(result: Any) -> None:
             for entry in entries:
                 print(f"    - {entry}")
     sys.stdout.flush()
-
-
-__all__ = ["add_parser", "run"]

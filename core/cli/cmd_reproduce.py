@@ -1,21 +1,26 @@
 """`atelier reproduce`: run recorded outputs again and say whether the pixels are the same.
 
 Exit 0 when every output reproduced exactly, 1 otherwise (close, diverged, missing, failed).
-Only argparse is imported at module level: the engine loads when the command runs.
+The engine loads when the command runs, not when the parser is built.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
+import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from core.cli.options import Subparsers, add_json_option, open_library, print_json, set_handler
+
+if TYPE_CHECKING:
+    from core.library.entities import Output
 
 _HEX = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subparsers) -> None:
     """Add `reproduce` to the subparsers of the `atelier` parser."""
     p = sub.add_parser(
         "reproduce",
@@ -28,7 +33,7 @@ def add_parser(sub: Any) -> None:
     which.add_argument("--run", type=int, dest="run_id", metavar="RUN_ID", help="a run's outputs")
     which.add_argument("--project", metavar="NAME", help="every output of a project")
     which.add_argument("--all", action="store_true", dest="all_outputs", help="every output")
-    p.add_argument("--json", action="store_true", help="print the reports as JSON")
+    add_json_option(p, help="print the reports as JSON")
     p.add_argument(
         "--keep", action="store_true", help="record the new images as outputs (same project)"
     )
@@ -37,25 +42,21 @@ def add_parser(sub: Any) -> None:
         type=int,
         help="what-if: run with this many torch threads instead of the recorded count",
     )
+    set_handler(p, run, runs_engine=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.cli.main import home_dir
     from core.cli.progress import ProgressBar
     from core.errors import BadInput
     from core.generation import Generator
-    from core.library import Library
-    from core.reproduce import reproduce_output, select_outputs
+    from core.reproduce import ReproduceReport, reproduce_output, select_outputs
 
     if args.threads is not None and args.threads < 1:
         raise BadInput("threads", f"{args.threads} is not a positive thread count")
-    library = Library.open(home_dir(args))
-    reports: list[dict[str, Any]] = []
-    all_exact = True
-    count = 0
-    try:
+    reports: list[ReproduceReport] = []
+    with open_library(args) as library:
         generator = Generator(library)
-        outputs: Iterable[Any] = (
+        outputs: Iterable[int | Output] = (
             [args.output_id]
             if args.output_id is not None
             else select_outputs(library, run_id=args.run_id, project=args.project)
@@ -70,19 +71,19 @@ def run(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 on_step=ProgressBar(label),
             )
-            count += 1
-            all_exact = all_exact and report.status == "exact"
-            if args.json:
-                reports.append(report.to_dict())
-            else:
+            reports.append(report)
+            if not args.json:
                 print("\n".join(report_lines(report.to_dict())), flush=True)
-    finally:
-        library.close()
     if args.json:
-        print(json.dumps(reports, indent=2, sort_keys=True, ensure_ascii=False))
-    elif count == 0:
+        print_json([r.to_dict() for r in reports])
+    elif not reports:
         print("no outputs to reproduce")
-    return 0 if all_exact else 1
+    failed = [r for r in reports if r.status in ("failed", "missing")]
+    if failed:
+        why = failed[0].notes[0] if failed[0].notes else failed[0].status
+        others = f" ({len(failed) - 1} others could not run either)" if len(failed) > 1 else ""
+        print(f"atelier: error: output {failed[0].output_id}: {why}{others}", file=sys.stderr)
+    return 0 if all(r.status == "exact" for r in reports) else 1
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:
@@ -99,7 +100,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     if value is None:
         return "(none)"
     text = str(value)

@@ -24,7 +24,6 @@ from sqlalchemy.types import TypeDecorator
 
 SOURCE_TYPES = ("demo", "hub", "folder", "single_file")
 ASSET_ROLES = ("input", "mask", "depth", "output", "thumbnail")
-JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 FTS_TABLE_PREFIXES = ("prompts_fts", "outputs_fts")
 
 

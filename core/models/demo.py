@@ -24,11 +24,15 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelError
 from core.paths import resources_dir, user_cache_dir
+
+if TYPE_CHECKING:
+    from core.models.fingerprint import FingerprintCache
 
 DEMO_VERSION = 1
 TRAINED_SD = "models/demo-sd"  # under resources/
@@ -84,10 +88,6 @@ def demo_dir() -> Path:
     return Path(override) if override else user_cache_dir() / "demo-models"
 
 
-def is_demo(ref: str) -> bool:
-    return ref.startswith("demo:")
-
-
 def demo_model_path(name: str) -> Path:
     """The folder of a demo model, built on first use."""
     if name not in _KINDS:
@@ -111,6 +111,32 @@ def demo_model_path(name: str) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A demo model as `atelier models list` shows it: built in, never added to a library."""
+
+    name: str
+    kind: str
+    path: Path
+    fingerprint: str
+    components: dict[str, str]
+    size_bytes: int
+
+
+def builtin_models(cache: FingerprintCache | None = None) -> list[BuiltinModel]:
+    """Every demo model with its fingerprint. Folders not built yet are built now (once per
+    machine); each weight file is hashed once per (path, size, mtime) through `cache`."""
+    from core.models.fingerprint import fingerprint_model
+
+    found = []
+    for name in DEMO_MODELS:
+        path = demo_model_path(name)
+        fp = fingerprint_model(path, cache)
+        kind = _KINDS[name]
+        found.append(BuiltinModel(name, kind, path, fp.sha256, fp.components, fp.size_bytes))
+    return found
 
 
 @functools.cache

@@ -13,8 +13,6 @@ from pathlib import Path
 from core.errors import ModelError
 from core.models.weights_file import PICKLE_SUFFIXES, SAFE_SUFFIXES, WEIGHT_SUFFIXES
 
-SOURCE_TYPES = ("demo", "hub", "folder", "single_file")
-
 _HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?:@(?P<rev>[\w./-]+))?$")
 
 
@@ -22,7 +20,7 @@ _HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?:@(?P<r
 class ModelSource:
     """A parsed model reference. `location` is the demo name, the hub id, or an absolute path."""
 
-    type: str  # 'demo' | 'hub' | 'folder' | 'single_file'
+    type: str  # one of core.library.schema.SOURCE_TYPES
     location: str
     revision: str | None = None
     config: str | None = None  # a single file's local diffusers config folder

@@ -39,6 +39,7 @@ def test_help_lists_the_commands_without_loading_torch() -> None:
         assert command in result.stdout
 
 
+@pytest.mark.slow
 def test_generate_in_a_real_process_prints_json_and_writes_files(tmp_path: Path) -> None:
     home, out = tmp_path / "home", tmp_path / "out"
     result = atelier(
@@ -118,6 +119,7 @@ def test_models_add_list_verify(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["--home", home, "models", "add", str(folder), "--name", "mine"]) == 2
 
 
+@pytest.mark.slow
 def test_demo_writes_every_task_into_a_named_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from core.generation import Generator
@@ -18,6 +19,8 @@ from core.models.demo import demo_model_path
 from core.request import GenerationRequest
 from training import shapes
 from training.judge import judge, nearest_colour, overlap, shape_pixels
+
+pytestmark = pytest.mark.slow  # judges what the trained model draws: `make test` runs it
 
 
 def _pixels(path: str) -> np.ndarray:

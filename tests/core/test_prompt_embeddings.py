@@ -56,6 +56,7 @@ CASES: list[tuple[str, str, dict[str, object]]] = [
 IDS = [f"{task}-{model}-{'-'.join(extra)}".rstrip("-") for task, model, extra in CASES]
 
 
+@pytest.mark.slow  # a matrix of every task and option: `make test` runs it
 @pytest.mark.parametrize(("task", "model", "extra"), CASES, ids=IDS)
 def test_every_task_gives_the_same_pixels_with_kept_embeddings(
     cached: Generator,

@@ -69,6 +69,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow  # a matrix of every task and option: `make test` runs it
 @pytest.mark.parametrize(("task", "model", "opts"), CASES, ids=case_ids(CASES))
 def test_every_task_reproduces_exactly(
     generator: Generator,
@@ -149,6 +150,7 @@ def test_changed_unet_weights_are_named_as_the_cause(generator: Generator, tmp_p
     assert again.to_dict() == report.to_dict() and again.differences == report.differences
 
 
+@pytest.mark.slow
 def test_another_thread_count_is_listed_as_the_difference(generator: Generator) -> None:
     """Thread count 1 vs 2 changes some images (not all): find one and check it is explained.
 

@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("ATELIER_HOME", str(args.home))
+    from core.engine.quiet import quiet_libraries
+
+    quiet_libraries()  # ATELIER_VERBOSE, from the process that started this one, says otherwise
     return serve(args.home, args.poll, args.heartbeat, steps=not args.no_steps)
 
 

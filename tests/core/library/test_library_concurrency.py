@@ -9,6 +9,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 import core.library
 from core.library import Library
 
@@ -42,6 +44,7 @@ WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_processes_open_and_write_one_library_at_the_same_time(tmp_path: Path) -> None:
     home, go = tmp_path / "home", tmp_path / "go"
     script = tmp_path / "worker.py"
