@@ -97,10 +97,7 @@ def _run_until_done(library: Library, grid_id: int) -> None:
 
 def _raise_first_failure(library: Library, job_ids: list[int]) -> None:
     """A failed cell ends the grid with its message; a cancelled or missing one, with its id."""
-    from core.queue.jobs import JobRepository
-
-    jobs = JobRepository(library.db.session_factory)
-    cells = [(j, jobs.get(j)) for j in job_ids]
+    cells = [(j, library.jobs.get(j)) for j in job_ids]
     failed = [job for _, job in cells if job is not None and job.status == "failed"]
     if failed:
         first = failed[0]

@@ -182,7 +182,7 @@ def _show(args: argparse.Namespace) -> int:
 def _history(
     library: Library, args: argparse.Namespace, text: str | None
 ) -> tuple[History, HistoryFilter]:
-    from core.library.history import History, HistoryFilter
+    from core.library.history import HistoryFilter
 
     flt = HistoryFilter(
         text=text,
@@ -191,7 +191,7 @@ def _history(
         project=args.project,
         since=_since(args.since),
     )
-    return History(library.db.session_factory), flt
+    return library.history, flt
 
 
 def _since(text: str | None) -> datetime | None:
@@ -208,8 +208,9 @@ def _since(text: str | None) -> datetime | None:
 
 def summary(o: Output) -> OutputSummary:
     """What `history list` shows of an output: its ids, file, seed, and the request's gist."""
-    record = json.loads(o.record_json)
-    request = record.get("request", {})
+    from core.provenance import ProvenanceRecord
+
+    request = ProvenanceRecord.request_fields(o.record_json)
     return {
         "output_id": o.id,
         "run_id": o.run_id,

@@ -67,14 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _queue(library: Library, request: GenerationRequest, project: str) -> int:
     """Queue an imported request (a fixed seed, so the job always makes the same image)."""
-    import secrets
-
-    from core.queue.jobs import JobRepository, NewJob
-
-    if request.seed is None:
-        request = request.replace(seed=secrets.randbelow(2**32))
-    request.validate()
-    return int(JobRepository(library.db.session_factory).add(NewJob(request, project=project)).id)
+    [job] = library.queue.submit(request, project=project)
+    return job.id
 
 
 def _print_text(result: ImportedRequest) -> None:

@@ -95,25 +95,16 @@ def _run(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _jobs(args: argparse.Namespace) -> Iterator[JobRepository]:
-    from core.queue.jobs import JobRepository
-
     with open_library(args) as library:
-        yield JobRepository(library.db.session_factory)
+        yield library.jobs
 
 
 def _add(args: argparse.Namespace) -> int:
-    import secrets
-
-    from core.queue.jobs import NewJob
-
     request = request_from_args(args)
-    if request.seed is None:  # fixed now, so the job makes the same images whenever it runs
-        request = request.replace(seed=secrets.randbelow(2**32))
-    request.validate()
     out_dir = str(args.out.resolve()) if args.out else None
-    with _jobs(args) as jobs:
-        job = jobs.add(NewJob(request, project=args.project, out_dir=out_dir))
-    print(json.dumps({"job_id": job.id}) if args.json else job.id)
+    with open_library(args) as library:  # the seed is fixed now: the same images whenever it runs
+        [job] = library.queue.submit(request, project=args.project, out_dir=out_dir)
+    print(json.dumps({"job_id": job.id, "seed": job.request.seed}) if args.json else job.id)
     return 0
 
 

@@ -19,12 +19,13 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.choices import JOB_STATES
 from core.errors import BadInput
 from core.library.database import read_session
-from core.library.schema import JOB_STATUSES, JobRow, ProjectRow, QueueStateRow, utc_now
+from core.library.schema import JobRow, ProjectRow, QueueStateRow, utc_now
 from core.request import GenerationRequest
 
-STATES = JOB_STATUSES  # queued -> running -> done | failed | cancelled
+STATES = JOB_STATES  # queued -> running -> done | failed | cancelled
 MAX_ATTEMPTS = 3
 
 _JOBS = cast(Table, JobRow.__table__)
