@@ -113,7 +113,7 @@ def test_old_sampler_form_unknown_sampler_and_denoising(tmp_path: Path) -> None:
 
 def test_no_model_named_gives_unknown(tmp_path: Path) -> None:
     path = tmp_path / "bare.png"
-    write_png(_image(), path, {"parameters": "just a prompt"})
+    write_png(_image(), path, {"parameters": "just a prompt\nSteps: 20, Seed: 1, CFG scale: 7"})
     imported = import_image(path)
     assert imported.request.prompt == "just a prompt"
     assert imported.request.model == "unknown"

@@ -105,7 +105,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "cycle": (_graph(_cycle()), "cycle"),
     "thousands of nodes": (_graph(_many_nodes()), "5002 nodes"),
     "node is a list": (_graph({"1": ["KSampler"]}), "ComfyUI node '1' is a list"),
-    "no sampler": (_graph({"1": {"class_type": "SaveImage", "inputs": {}}}), "no KSampler"),
+    "no sampler": (_graph({"1": {"class_type": "SaveImage", "inputs": {}}}), "no sampler node"),
     "dangling link": (
         _graph({"2": {"class_type": "KSampler", "inputs": {"model": ["77", 0]}}}),
         "node '77', which is missing",
