@@ -23,7 +23,7 @@ from core.formats.comfyui_values import (
     order,
 )
 from core.formats.comfyui_walk import FOREIGN_NODES, SAMPLER_CLASSES, Latent, Walker
-from core.formats.parsed import Parsed, as_float, as_int, as_str, load_json_object
+from core.formats.parsed import Parsed, as_float, as_int, as_str, brief, load_json_object
 
 # Nodes whose every setting is taken into the request or has no bearing on the image.
 QUIET = (
@@ -33,6 +33,9 @@ QUIET = (
     "CFGGuider", "Note", "MarkdownNote",
 )  # fmt: skip
 _SAMPLER_INPUTS = ("seed", "noise_seed", "steps", "cfg", "sampler_name", "scheduler", "denoise")
+_PASS_INPUTS = (*_SAMPLER_INPUTS, "start_at_step", "end_at_step", "guidance", "cfg_conds")
+# Inputs of a pass's nodes with no bearing on the image made (ComfyUI's seed widget controls).
+_IGNORED = ("control_after_generate", "Random seed after every gen", "add_noise")
 
 
 def parse_comfyui_prompt(text: str, source: str) -> Parsed:
@@ -63,6 +66,7 @@ def parse_comfyui_graph(graph: dict[str, Any], source: str) -> Parsed:
     later = _later_passes(main, latents)
     if later:
         _refiner_or_note(walk, main, later)
+    _early_stop(nodes[main], p)
     for key in samplers:
         if key != main and key not in later:
             walk.p.unmap(f"{nodes[key]['class_type']} (node {key}): another sampling pass, "
@@ -136,11 +140,15 @@ def _sampler_inputs(walk: Walker, key: str) -> dict[str, tuple[Any, str]]:
             sources.append(target[0])
     for source in sources:
         walk.seen.add(source)
-        for name in (*_SAMPLER_INPUTS, "start_at_step", "end_at_step", "guidance"):
-            if name in walk.nodes[source]["inputs"] and name not in found:
+        for name, raw in walk.nodes[source]["inputs"].items():
+            if name in _PASS_INPUTS and name not in found:
                 value = walk.value(source, name)
                 if value is not None:
                     found[name] = value
+            elif name not in _IGNORED and link(raw) is None and name not in found:
+                walk.p.unmap(f"{walk.where(source, name)}: {brief(raw)}")
+    if "cfg_conds" in found and "cfg" not in found:
+        found["cfg"] = found["cfg_conds"]
     cls = {walk.nodes[s]["class_type"] for s in sources}
     if "KarrasScheduler" in cls and "scheduler" not in found:
         found["scheduler"] = ("karras", "ComfyUI KarrasScheduler")
@@ -258,6 +266,16 @@ def _refiner_or_note(walk: Walker, main: str, later: list[str]) -> None:
             walk.seen.add(latent.via_upscale)
             p.unmap(f"{nodes[latent.via_upscale]['class_type']} (node {latent.via_upscale}): "
                     f"{walk.plain_inputs(latent.via_upscale)}")  # fmt: skip
+
+
+def _early_stop(node: dict[str, Any], p: Parsed) -> None:
+    """A KSamplerAdvanced that stops before its last step, with no refiner handoff mapped."""
+    end, steps = node["inputs"].get("end_at_step"), p.fields.get("steps")
+    if "refiner" in p.fields or not isinstance(end, int) or not isinstance(steps, int):
+        return
+    if 0 < end < steps:
+        p.unmap(f"end_at_step: {end} of {steps} steps (the first pass stops early; other "
+                "passes finish the image)")  # fmt: skip
 
 
 def _refiner_prompts(walk: Walker, second: dict[str, Any]) -> None:

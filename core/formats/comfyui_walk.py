@@ -116,8 +116,9 @@ class Walker:
                 return None
             key, index = current
             node = self.nodes[key]
-            self.seen.add(key)
             cls = node["class_type"]
+            if not any(link(v) is None for v in node["inputs"].values()):
+                self.seen.add(key)  # a pure pass-through; a node with settings stays listed
             if cls == "ConditioningZeroOut":
                 self.p.note(f"a conditioning is zeroed by node {key} (ConditioningZeroOut)")
                 return "", self.where(key, "conditioning"), key
@@ -125,6 +126,7 @@ class Walker:
             for name in names:
                 found = self.value(key, name)
                 if found is not None and isinstance(found[0], str):
+                    self.seen.add(key)
                     self._other_texts(key, name)
                     return found[0], found[1], key
             if names:
