@@ -15,6 +15,7 @@ from PIL import Image, PngImagePlugin
 from core.errors import BadInput
 from core.formats.importer import import_image
 from core.formats.png import write_png
+from core.formats.parsed import MAX_ENTRY_CHARS
 
 
 def _png(path: Path, chunks: dict[str, str]) -> Path:
@@ -170,7 +171,7 @@ def test_hostile_but_valid_text_is_bounded(tmp_path: Path) -> None:
     assert time.perf_counter() - start < 1.0
     assert imported.request.steps == 2
     assert len(imported.unmapped) <= 201
-    assert all(len(entry) <= 300 for entry in imported.unmapped)
+    assert all(len(entry) <= MAX_ENTRY_CHARS for entry in imported.unmapped)
 
 
 def test_long_lora_chain_is_followed_without_recursion(tmp_path: Path) -> None:
