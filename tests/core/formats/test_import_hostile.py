@@ -14,8 +14,8 @@ from PIL import Image, PngImagePlugin
 
 from core.errors import BadInput
 from core.formats.importer import import_image
-from core.formats.png import write_png
 from core.formats.parsed import MAX_ENTRY_CHARS
+from core.formats.png import write_png
 
 
 def _png(path: Path, chunks: dict[str, str]) -> Path:
