@@ -18,7 +18,9 @@ from core.formats.comfyui_values import (
     SAMPLERS,
     Graph,
     check_graph,
+    extras,
     from_comfyui_sampler,
+    is_api_graph,
     link,
     order,
 )
@@ -44,7 +46,8 @@ def parse_comfyui_prompt(text: str, source: str) -> Parsed:
 
 
 def parse_comfyui_graph(graph: dict[str, Any], source: str) -> Parsed:
-    nodes = check_graph(graph, source)
+    aside = extras(graph) if is_api_graph(graph) else {}
+    nodes = check_graph({k: v for k, v in graph.items() if k not in aside}, source)
     samplers = [
         k for k in sorted(nodes, key=order) if _is_sampler(nodes[k]["class_type"], nodes[k])
     ]
@@ -73,6 +76,8 @@ def parse_comfyui_graph(graph: dict[str, Any], source: str) -> Parsed:
                          f"not imported: {walk.plain_inputs(key)}")  # fmt: skip
             walk.seen.add(key)
     _architecture(nodes, p)
+    for name, value in aside.items():
+        p.unmap(f"{name}: {brief(value)} (beside the ComfyUI graph)")
     for key in sorted(nodes, key=order):
         cls = nodes[key]["class_type"]
         if key not in walk.seen and cls not in QUIET:

@@ -64,12 +64,26 @@ def check_graph(graph: dict[str, Any], source: str) -> Graph:
 
 
 def is_api_graph(data: dict[str, Any]) -> bool:
-    """Does a JSON object look like a ComfyUI API graph (every value a node with a class)?"""
-    nodes = list(data.values())[:MAX_NODES]
-    return bool(nodes) and all(
-        isinstance(n, dict) and isinstance(n.get("class_type"), str) and "inputs" in n
-        for n in nodes
+    """Does a JSON object look like a ComfyUI API graph: nodes with a class, and beside them at
+    most entries with names that are not node ids (Civitai adds `extra`, `extraMetadata`)?"""
+    entries = list(data.items())[:MAX_NODES]
+    nodes = [k for k, v in entries if _is_node(v)]
+    return bool(nodes) and all(_is_node(v) or not _is_node_id(k) for k, v in entries)
+
+
+def extras(graph: dict[str, Any]) -> dict[str, Any]:
+    """The entries of a graph that are not nodes and not named like nodes (set aside)."""
+    return {k: v for k, v in graph.items() if not _is_node(v) and not _is_node_id(k)}
+
+
+def _is_node(value: Any) -> bool:
+    return (
+        isinstance(value, dict) and isinstance(value.get("class_type"), str) and "inputs" in value
     )
+
+
+def _is_node_id(key: str) -> bool:
+    return bool(key) and all(part.isdigit() for part in key.split(":"))
 
 
 def link(value: Any) -> tuple[str, int] | None:
@@ -124,6 +138,7 @@ __all__ = [
     "Graph",
     "Node",
     "check_graph",
+    "extras",
     "from_comfyui_sampler",
     "is_api_graph",
     "link",

@@ -175,3 +175,27 @@ def test_a_prompt_behind_an_unknown_node_makes_the_import_reference_only(tmp_pat
     assert imported.request.prompt == ""
     assert not imported.runnable
     assert "its prompt could not be read" in imported.not_runnable_reason
+
+
+def test_a_comfyui_graph_with_civitai_extras_in_a_jpeg_user_comment(tmp_path: Path) -> None:
+    graph = {
+        "3": {"class_type": "KSampler", "inputs": {
+            "seed": 9, "steps": 25, "cfg": 6.0, "sampler_name": "euler_ancestral",
+            "scheduler": "normal", "denoise": 1.0, "model": ["4", 0], "positive": ["6", 0],
+            "negative": ["7", 0], "latent_image": ["5", 0]}},
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "dreamshaper_8"}},
+        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 768,
+                                                           "batch_size": 1}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a koi pond", "clip": ["4", 1]}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["4", 1]}},
+        "extra": {"airs": ["urn:air:sd1:checkpoint:civitai:4384@128713"]},
+        "extraMetadata": json.dumps({"prompt": "a koi pond", "steps": 25}),
+    }  # fmt: skip
+    comment = b"UNICODE\0" + json.dumps(graph).encode("utf-16-be")
+    imported = import_image(_exif_image(tmp_path / "civitai.jpg", {}, comment))
+    request = imported.request
+    assert imported.format == "comfyui"
+    assert (request.prompt, request.negative_prompt, request.seed) == ("a koi pond", "blurry", 9)
+    assert (request.width, request.height, request.scheduler) == (512, 768, "euler_a")
+    assert request.strength == 0.75 and "strength" not in imported.field_sources
+    assert any(u.startswith("extraMetadata: ") for u in imported.unmapped)
