@@ -93,19 +93,19 @@ def classify(where: str, text: str, chunk: str = "") -> Found | None:
     prefixed = _PREFIXED_JSON.match(body)
     if prefixed is not None and not body.startswith("{"):
         chunk, body = prefixed.group(1), prefixed.group(2)
+    problem = None
     if body.startswith(("{", "[")):
         data = _json(body)
-        if isinstance(data, str):
-            hinted = chunk in _CHUNK_HINTS or body.startswith("{")
-            return Found("broken", where, f"the {_label(where)} {data}") if hinted else None
-        fmt = _json_format(data, chunk) or _CHUNK_HINTS.get(chunk)
-        return None if fmt is None else Found(fmt, where, data)
-    if chunk == "atelier":
-        return None
-    if _DREAM.match(body):
+        if not isinstance(data, str):
+            fmt = _json_format(data, chunk) or _CHUNK_HINTS.get(chunk)
+            return None if fmt is None else Found(fmt, where, data)
+        problem = data
+    if chunk != "atelier" and _DREAM.match(body):
         return Found("invokeai-dream", where, body)
-    if looks_like_infotext(text):
+    if chunk != "atelier" and looks_like_infotext(text):  # a prompt may start with "{a|b}"
         return Found("a1111", where, text)
+    if problem is not None and (chunk in _CHUNK_HINTS or body.startswith("{")):
+        return Found("broken", where, f"the {_label(where)} {problem}")
     return None
 
 

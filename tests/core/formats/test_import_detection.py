@@ -199,3 +199,10 @@ def test_a_comfyui_graph_with_civitai_extras_in_a_jpeg_user_comment(tmp_path: Pa
     assert (request.width, request.height, request.scheduler) == (512, 768, "euler_a")
     assert request.strength == 0.75 and "strength" not in imported.field_sources
     assert any(u.startswith("extraMetadata: ") for u in imported.unmapped)
+
+
+def test_an_infotext_whose_prompt_starts_with_a_brace_is_still_an_infotext(tmp_path: Path) -> None:
+    infotext = "{red|blue} fox, forest\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 3"
+    imported = import_image(_png(tmp_path / "wildcard.png", {"parameters": infotext}))
+    assert imported.format == "a1111"
+    assert imported.request.prompt == "{red|blue} fox, forest"
