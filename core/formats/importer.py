@@ -41,6 +41,7 @@ FORMATS = (
     "invokeai-dream", "novelai", "fooocus", "swarmui",
 )  # fmt: skip
 REFERENCE_ONLY = "imported for reference, cannot be run"
+MAX_FORMATS = 12  # at most this many texts of a file are read as formats
 _HEX = re.compile(r"[0-9a-f]{8,64}")
 
 
@@ -111,12 +112,15 @@ def _import(source: str, path: str | os.PathLike[str], library: Library | None) 
     if found[0].format == "atelier":
         return _from_atelier(found[0], source, names)
     errors: list[tuple[Found, BadInput]] = []
-    for item in found:
+    read: list[tuple[Found, Parsed]] = []
+    for item in found[:MAX_FORMATS]:
         try:
-            parsed = _reader(item.format)(item.content, source)
+            read.append((item, _reader(item.format)(item.content, source)))
         except BadInput as exc:
             errors.append((item, exc))
-            continue
+    if read:  # the richest: the most request fields read; on a tie, the earlier in RANK
+        best = max(range(len(read)), key=lambda i: (_richness(read[i][1]), -i))
+        item, parsed = read[best]
         imported = _build(source, item, parsed, library, names)
         for failed, error in errors:
             imported.notes.insert(
@@ -126,6 +130,12 @@ def _import(source: str, path: str | os.PathLike[str], library: Library | None) 
     if len(errors) == 1:
         raise errors[0][1]
     raise BadInput(source, "; ".join(f"{f.format} in {f.where}: {e.message}" for f, e in errors))
+
+
+def _richness(parsed: Parsed) -> int:
+    """How much of a request a reading holds: its fields with a value, and a named model."""
+    filled = [v for k, v in parsed.fields.items() if v not in (None, "") and k != "batch_size"]
+    return len(filled) + (1 if parsed.model_name or parsed.model_hash else 0)
 
 
 def _reader(fmt: str) -> Callable[[Any, str], Parsed]:

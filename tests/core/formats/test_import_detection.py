@@ -206,3 +206,23 @@ def test_an_infotext_whose_prompt_starts_with_a_brace_is_still_an_infotext(tmp_p
     imported = import_image(_png(tmp_path / "wildcard.png", {"parameters": infotext}))
     assert imported.format == "a1111"
     assert imported.request.prompt == "{red|blue} fox, forest"
+
+
+def test_swarmui_params_beat_a_poorer_comfyui_graph_in_the_same_file(tmp_path: Path) -> None:
+    graph = {
+        "1": {"class_type": "SwarmKSampler", "inputs": {
+            "noise_seed": 1234, "steps": 30, "positive": ["2", 0], "latent_image": ["3", 0]}},
+        "2": {"class_type": "SwarmClipTextEncodeAdvanced", "inputs": {"clip": ["4", 1]}},
+        "3": {"class_type": "SwarmLatent", "inputs": {"pixels": ["5", 0]}},
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sdxl.safetensors"}},
+        "5": {"class_type": "LoadImage", "inputs": {"image": "in.png"}},
+    }  # fmt: skip
+    path = _png(
+        tmp_path / "swarm.png", {"parameters": json.dumps(SWARM), "prompt": json.dumps(graph)}
+    )
+    imported = import_image(path)
+    assert imported.formats_found == ["comfyui", "swarmui"]
+    assert imported.format == "swarmui"
+    assert imported.request.prompt == "a lighthouse at dusk"
+    assert any("also holds comfyui" in note for note in imported.notes)
+    assert not any("could not be read" in note for note in imported.notes)
