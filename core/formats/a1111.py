@@ -222,6 +222,8 @@ def looks_like_infotext(text: str) -> bool:
     comment written by an image editor, a caption) is not."""
     if len(text) > MAX_INFOTEXT_CHARS:
         return True  # refused with a clear message by parse_infotext
+    if "Steps:" not in text and "Negative prompt:" not in text:
+        return False
     *lines, last = text.strip().split("\n")
     keys = {key for key, _ in _PARAM.findall(last)}
     if len(keys) >= 3 and "Steps" in keys:

@@ -33,7 +33,7 @@ _CHUNK_HINTS = {
     "sd-metadata": "invokeai-2",
 }  # fmt: skip
 _PREFIXED_JSON = re.compile(r"^\s*([A-Za-z_][\w -]{0,40}):\s*(\{.*)$", re.S)
-_DREAM = re.compile(r'^\s*"(?:[^"\\]|\\.)*"\s+-[A-Za-z]')
+_DREAM = re.compile(r'^\s*+"(?:[^"\\]++|\\.)*+"\s+-[A-Za-z]')
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ SAMPLERS = {
     "k_dpm_2_a": "dpm2_a",
 }
 _NEGATIVE = re.compile(r"\[([^\[\]]*)\]")
-_DREAM = re.compile(r'^\s*"((?:[^"\\]|\\.)*)"(.*)$', re.S)
+_DREAM = re.compile(r'^\s*+"((?:[^"\\]++|\\.)*+)"(.*)$', re.S)
 _DREAM_OPTION = re.compile(r"\s+--?([A-Za-z_]+)((?:\s+(?!-[A-Za-z])\S+){0,8})")
 _DREAM_FIELDS = {"s": "steps", "S": "seed", "W": "width", "H": "height", "C": "cfg_scale"}
 _IMAGE_USED = ("prompt", "steps", "cfg_scale", "seed", "width", "height", "sampler", "type")

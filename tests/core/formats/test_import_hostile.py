@@ -198,3 +198,20 @@ def test_compressed_text_bomb_is_refused(tmp_path: Path) -> None:
     Image.new("RGB", (8, 8)).save(path, pnginfo=info)
     with pytest.raises(BadInput, match=str(path)):
         import_image(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"' + "a" * 900_000, "x" * 900_000, '"x" ' + " -a" * 300_000, "prompt:" + " " * 900_000],
+    ids=["open quote", "one long word", "endless dream options", "prefix and spaces"],
+)
+def test_long_texts_are_told_apart_fast(tmp_path: Path, text: str) -> None:
+    path = _png(tmp_path / "long.png", {"parameters": text})
+    start = time.perf_counter()
+    try:
+        imported = import_image(path)
+    except BadInput as exc:
+        assert str(exc).startswith(f"{path}: ")
+    else:
+        assert imported.format == "invokeai-dream" and len(imported.unmapped) <= 201
+    assert time.perf_counter() - start < 1.0
