@@ -19,12 +19,13 @@ from typing import Any
 
 from core.formats.comfyui_values import is_api_graph
 from core.formats.comfyui_workflow import is_ui_workflow
+from core.formats.diffusers_json import is_diffusers_json
 from core.formats.parsed import MAX_JSON_CHARS
 
 # Formats from richest to poorest: when a file holds several, the richest one that reads is used.
 RANK = (
-    "atelier", "comfyui", "invokeai", "swarmui", "invokeai-2", "fooocus", "novelai", "a1111",
-    "invokeai-dream", "comfyui-workflow", "broken",
+    "atelier", "comfyui", "invokeai", "swarmui", "invokeai-2", "fooocus", "novelai",
+    "diffusers", "a1111", "invokeai-dream", "comfyui-workflow", "broken",
 )  # fmt: skip
 # What a JSON text that matches no format is taken for, by the name of its PNG chunk (so that a
 # damaged graph is refused with what is wrong with it).
@@ -97,6 +98,9 @@ def classify(where: str, text: str, chunk: str = "") -> Found | None:
     if body.startswith(("{", "[")):
         data = _json(body)
         if not isinstance(data, str):
+            wrapped = data.get("prompt")
+            if isinstance(wrapped, dict) and is_api_graph(wrapped):  # {"prompt": graph, ...}
+                return Found("comfyui", where, wrapped)
             fmt = _json_format(data, chunk) or _CHUNK_HINTS.get(chunk)
             return None if fmt is None else Found(fmt, where, data)
         problem = data
@@ -150,6 +154,8 @@ def _json_format(data: dict[str, Any], chunk: str) -> str | None:
         or {"full_prompt", "base_model"} <= keys
     ):
         return "fooocus"
+    if is_diffusers_json(keys):
+        return "diffusers"
     return None
 
 

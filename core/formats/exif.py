@@ -116,7 +116,8 @@ def _read(image: Image.Image, kind: str) -> tuple[object, dict[str, object], obj
     """(UserComment value, text tags of IFD0, JPEG comment) of an open image, then closed."""
     with image:
         exif = image.getexif()
-        raw = exif.get_ifd(EXIF_IFD).get(USER_COMMENT)
+        # the Exif sub-IFD is where UserComment belongs; some savers put it in IFD0
+        raw = exif.get_ifd(EXIF_IFD).get(USER_COMMENT, exif.get(USER_COMMENT))
         tags = {name: exif.get(tag) for tag, name in TEXT_TAGS.items() if tag in exif}
         comment = image.info.get("comment")
         if kind == "jpeg":  # decode (at 1/8 size) to the end: a cut-off file fails here

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 FORMATS = (
     "atelier", "a1111", "comfyui", "comfyui-workflow", "invokeai", "invokeai-2",
-    "invokeai-dream", "novelai", "fooocus", "swarmui",
+    "invokeai-dream", "novelai", "fooocus", "swarmui", "diffusers",
 )  # fmt: skip
 REFERENCE_ONLY = "imported for reference, cannot be run"
 MAX_FORMATS = 12  # at most this many texts of a file are read as formats
@@ -108,7 +108,7 @@ def _import(source: str, path: str | os.PathLike[str], library: Library | None) 
             f"has no generation metadata{where}; expected Atelier, ComfyUI, InvokeAI, A1111, "
             "NovelAI, Fooocus or SwarmUI metadata in PNG text chunks or JPEG/WebP EXIF",
         )
-    names = list(dict.fromkeys(item.format for item in found))
+    names = list(dict.fromkeys(item.format for item in found if item.format != "broken"))
     if found[0].format == "atelier":
         return _from_atelier(found[0], source, names)
     errors: list[tuple[Found, BadInput]] = []
@@ -139,7 +139,15 @@ def _richness(parsed: Parsed) -> int:
 
 
 def _reader(fmt: str) -> Callable[[Any, str], Parsed]:
-    from core.formats import comfyui, fooocus, invokeai, invokeai_legacy, novelai, swarmui
+    from core.formats import (
+        comfyui,
+        diffusers_json,
+        fooocus,
+        invokeai,
+        invokeai_legacy,
+        novelai,
+        swarmui,
+    )
     from core.formats.comfyui_workflow import workflow_to_graph
 
     def workflow(data: Any, source: str) -> Parsed:
@@ -160,6 +168,7 @@ def _reader(fmt: str) -> Callable[[Any, str], Parsed]:
         "novelai": novelai.parse_novelai,
         "fooocus": fooocus.parse_fooocus,
         "swarmui": swarmui.parse_swarmui,
+        "diffusers": diffusers_json.parse_diffusers_json,
         "a1111": parse_a1111,
     }
     return readers[fmt]
