@@ -59,6 +59,9 @@ def test_json_output_and_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert data[0]["path"] == str(good)
     assert data[0]["request"]["seed"] == 99
     assert data[0]["unmapped"] == ["Hires upscale: 2"]
+    assert data[0]["field_sources"]["seed"] == "A1111 infotext Seed"
+    assert data[0]["formats_found"] == ["a1111"]
+    assert (data[0]["runnable"], data[0]["not_runnable_reason"]) == (True, "")
     assert data[0]["request"]["model"] == "unknown"
     assert any("names no model" in n for n in data[0]["notes"])
 
