@@ -234,6 +234,7 @@ def looks_like_infotext(text: str) -> bool:
 _USED = (
     "Prompt", "Negative prompt", "Steps", "Sampler", "Schedule type", "CFG scale", "Seed",
     "Size-1", "Size-2", "Model hash", "Model", "Denoising strength", "Clip skip", "Version",
+    "Refiner", "Refiner switch at",
 )  # fmt: skip
 _LORA_TAG = re.compile(r"<(lora|lyco|hypernet):([^:<>]{1,200})(?::([^<>]{0,40}))?>")
 
@@ -269,6 +270,7 @@ def parse_a1111(text: str, source: str) -> Parsed:
         else:
             p.unmap(f"Sampler: {sampler}" + (f", Schedule type: {schedule}" if schedule else ""))
     _strength(raw, p, source)
+    _refiner(raw, p, source)
     if raw.get("Version"):
         p.note(f"written by {raw['Version']}")
     for key, value in raw.items():
@@ -278,6 +280,20 @@ def parse_a1111(text: str, source: str) -> Parsed:
         tag = f"<{kind}:{name}{':' + weight if weight else ''}>"
         p.unmap(f"prompt tag {tag}: its file is not known (the tag stays in the prompt)")
     return p
+
+
+def _refiner(raw: dict[str, Any], p: Parsed, source: str) -> None:
+    """A1111's SDXL refiner ("Refiner: name [hash]", "Refiner switch at: 0.8") as our handoff."""
+    if not raw.get("Refiner"):
+        return
+    name = re.sub(r"\s*\[[0-9a-fA-F]{6,64}\]$", "", str(raw["Refiner"]))
+    p.set("refiner", name, "A1111 infotext Refiner")
+    if "Refiner switch at" in raw:
+        switch = as_float(raw["Refiner switch at"], "Refiner switch at", source, 0, 1, text=True)
+        if 0 < switch < 1:
+            p.set("high_noise_frac", switch, "A1111 infotext Refiner switch at")
+        else:
+            p.unmap(f"Refiner switch at: {raw['Refiner switch at']} (expected between 0 and 1)")
 
 
 def _strength(raw: dict[str, Any], p: Parsed, source: str) -> None:
