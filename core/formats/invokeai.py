@@ -72,10 +72,13 @@ def parse_invokeai_data(data: dict[str, Any], source: str) -> Parsed:
     _model(data.get("model"), p, source)
     _loras(data.get("loras"), p, source)
     _mode(data, p, source)
+    _refiner(data, p, source)
     if isinstance(data.get("app_version"), str):
         p.note(f"written by InvokeAI {data['app_version'][:40]}")
     hires = data.get("hrf_enabled") is True
     for key, value in data.items():
+        if key in ("refiner_model", "refiner_start") and "refiner" in p.fields:
+            continue
         if key in _USED or value in (None, False, "", [], {}):
             continue
         if key.startswith("hrf_") and not hires:
@@ -118,6 +121,17 @@ def _loras(value: Any, p: Parsed, source: str) -> None:
         name, _ = _identifier(entry.get("model", entry.get("lora")), "lora model", source)
         weight = as_float(entry.get("weight", 1.0), "InvokeAI lora weight", source, -100, 100)
         p.unmap(f"LoRA {name!r} weight {weight} (the LoRA file is not known)")
+
+
+def _refiner(data: dict[str, Any], p: Parsed, source: str) -> None:
+    """`refiner_model` + `refiner_start` (the fraction where the refiner takes over)."""
+    if not isinstance(data.get("refiner_model"), dict) or data.get("refiner_start") is None:
+        return
+    name, _ = _identifier(data["refiner_model"], "refiner_model", source)
+    start = as_float(data["refiner_start"], "InvokeAI refiner_start", source, 0, 1)
+    if name and 0 < start < 1:
+        p.set("refiner", name, "InvokeAI refiner_model")
+        p.set("high_noise_frac", start, "InvokeAI refiner_start")
 
 
 def _mode(data: dict[str, Any], p: Parsed, source: str) -> None:
