@@ -263,6 +263,9 @@ def _refiner_or_note(walk: Walker, main: str, later: list[str]) -> None:
                 continue
         latent = walk.latent(walk.target(nodes[key], "latent_image"), {main, *later})
         how = f" after an upscale (node {latent.via_upscale})" if latent.via_upscale else ""
+        kind = "a hires fix" if latent.via_upscale else "a refine"
+        p.note(f"the image was finished by a later sampling pass, {kind} (node {key}); only the "
+               "first pass is imported")  # fmt: skip
         p.unmap(
             f"a later sampling pass{how}, not imported (a hires fix or a refine): "
             f"{nodes[key]['class_type']} (node {key}): {walk.plain_inputs(key)}"

@@ -61,3 +61,5 @@ def test_corpus_file_imports_right_or_is_refused(entry: dict[str, Any]) -> None:
         assert expect["architecture"] in imported.not_runnable_reason
     for text in expect.get("unmapped_contains", ()):
         assert any(text in entry for entry in imported.unmapped), text
+    for text in expect.get("notes_contains", ()):
+        assert any(text in note for note in imported.notes), text
