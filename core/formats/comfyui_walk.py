@@ -18,8 +18,10 @@ from core.formats.parsed import Parsed, as_int, brief, show
 
 # Input names that hold a prompt's text, in the order they are preferred.
 TEXT_INPUTS = ("text", "text_g", "t5xxl", "prompt", "clip_l", "text_l", "clip_g", "string")
-# Input names that hold a plain value in primitive, seed and string nodes.
-VALUE_INPUTS = ("value", "seed", "noise_seed", "int", "float", "number", "string", "text", "Text")
+# Input names that hold a plain value in primitive and string nodes, whatever it feeds; and
+# those that stand for one kind of value only (a seed node's seed, a text node's text).
+VALUE_INPUTS = ("value", "int", "float", "number", "string", "String", "STRING", "Text")
+SAME_KIND = {"seed": ("seed", "noise_seed"), "noise_seed": ("seed", "noise_seed")}
 CONDITIONING_INPUTS = (
     "conditioning", "conditioning_to", "conditioning_1", "cond1", "conditioning_from",
     "conditioning_2", "cond2", "positive",
@@ -92,7 +94,9 @@ class Walker:
                 return node["inputs"][name], self.where(key, name)
             origin = self.nodes[found[0]]
             inputs = origin["inputs"]
-            plain = [k for k in (name, *VALUE_INPUTS) if k in inputs and link(inputs[k]) is None]
+            kind = SAME_KIND.get(name, ("text",) if name in TEXT_INPUTS else ())
+            names = (name, *kind, *VALUE_INPUTS)
+            plain = [k for k in names if k in inputs and link(inputs[k]) is None]
             if plain:
                 self.seen.add(found[0])
                 return inputs[plain[0]], self.where(found[0], plain[0])

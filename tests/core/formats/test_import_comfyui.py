@@ -184,3 +184,13 @@ def test_a_value_computed_by_a_node_is_unmapped_not_fatal(tmp_path: Path) -> Non
     imported = import_image(write_graph(tmp_path / "computed.png", prompt))
     assert imported.request.seed is None
     assert any("seed: computed by node 20 (Add)" in u for u in imported.unmapped)
+
+
+def test_a_seed_linked_from_a_text_node_is_not_taken_for_a_seed(tmp_path: Path) -> None:
+    prompt = graph()
+    prompt["20"] = {"class_type": "Note Text", "inputs": {"text": "seed 5 looked nice"}}
+    prompt["3"]["inputs"]["seed"] = ["20", 0]
+    imported = import_image(write_graph(tmp_path / "odd.png", prompt))
+    assert imported.request.seed is None
+    assert imported.request.steps is not None
+    assert any("seed: computed by node 20 (Note Text)" in u for u in imported.unmapped)
