@@ -48,15 +48,6 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
     raise BadInput(name, "is not a PNG, JPEG or WebP image (expected one of their signatures)")
 
 
-def read_exif_comment(path: str | os.PathLike[str], kind: str) -> str | None:
-    """The EXIF UserComment of a JPEG or WebP (`kind`) as text, or None when it has none.
-
-    A JPEG `COM` comment is used when there is no UserComment (some tools write it there).
-    """
-    texts = read_exif_texts(path, kind)
-    return texts.get("EXIF UserComment", texts.get("JPEG comment"))
-
-
 def read_exif_texts(path: str | os.PathLike[str], kind: str) -> dict[str, str]:
     """Every EXIF text a generator writes to, by where it was: the UserComment (A1111, SwarmUI,
     NovelAI, Civitai), ImageDescription, Make and Model (ComfyUI's `prompt:`/`workflow:` in WebP),
@@ -168,4 +159,4 @@ def _check_riff_size(path: str | os.PathLike[str]) -> None:
         )
 
 
-__all__ = ["decode_user_comment", "read_exif_comment", "read_exif_texts", "sniff_format"]
+__all__ = ["decode_user_comment", "read_exif_texts", "sniff_format"]
