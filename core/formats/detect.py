@@ -3,7 +3,8 @@
 Every text a tool may have written is gathered: PNG text chunks; the EXIF UserComment,
 ImageDescription, Make and Model of a JPEG or WebP; a JPEG comment. Each is recognised by what
 it holds: JSON is parsed and matched to a format by its keys (ComfyUI's API graph or UI
-workflow, InvokeAI 3+ and 2.x, NovelAI, Fooocus, SwarmUI); a text must look like an A1111
+workflow, InvokeAI 3+ and 2.x, NovelAI, Fooocus, SwarmUI, a Hugging Face space's diffusers
+arguments); a text must look like an A1111
 infotext or an InvokeAI `Dream` command line to be read as one. ComfyUI's EXIF form
 (`prompt:{...}`, `workflow:{...}`) is understood. Texts that match nothing are reported by
 where they were, never read as a prompt.

@@ -2,8 +2,9 @@
 
 `import_image` gathers every metadata text of a PNG, JPEG or WebP, recognises each by its
 content (`detect`), and reads the richest format found: our own `atelier` record (the request
-exactly as recorded), a ComfyUI graph, InvokeAI 3+ or 2.x, SwarmUI, Fooocus, NovelAI, an A1111
-infotext, a ComfyUI UI workflow. The result says which format was used and which others were
+exactly as recorded), a ComfyUI graph, InvokeAI 3+ or 2.x, SwarmUI, Fooocus, NovelAI, diffusers
+JSON, an A1111 infotext, a ComfyUI UI workflow; of several, the one that reads the most request
+fields. The result says which format was used and which others were
 found, where each request field came from (`field_sources`), everything that has no place in a
 request, in full (`unmapped`), and whether Atelier can run it at all (`runnable`): a generation
 by an architecture Atelier cannot run, or whose prompt could not be read, is imported for
