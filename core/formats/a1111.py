@@ -21,6 +21,7 @@ from typing import Any
 
 import core
 from core.errors import BadInput
+from core.formats.parsed import MAX_ENTRIES, Parsed, as_float, as_int
 from core.formats.png import PARAMETERS_CHUNK, read_png_text
 from core.request import GenerationRequest
 
@@ -215,6 +216,101 @@ def _unquote(text: str) -> str:
     return value if isinstance(value, str) else text
 
 
+def looks_like_infotext(text: str) -> bool:
+    """Is this text an A1111-style infotext? Its last line holds `Steps: ...` among at least
+    three `key: value` pairs, or a line starts with `Negative prompt:`. A bare comment (a JPEG
+    comment written by an image editor, a caption) is not."""
+    if len(text) > MAX_INFOTEXT_CHARS:
+        return True  # refused with a clear message by parse_infotext
+    if "Steps:" not in text and "Negative prompt:" not in text:
+        return False
+    *lines, last = text.strip().split("\n")
+    keys = {key for key, _ in _PARAM.findall(last)}
+    if len(keys) >= 3 and "Steps" in keys:
+        return True
+    return any(line.lstrip().startswith("Negative prompt:") for line in [*lines, last])
+
+
+_USED = (
+    "Prompt", "Negative prompt", "Steps", "Sampler", "Schedule type", "CFG scale", "Seed",
+    "Size-1", "Size-2", "Model hash", "Model", "Denoising strength", "Clip skip", "Version",
+    "Refiner", "Refiner switch at",
+)  # fmt: skip
+_LORA_TAG = re.compile(r"<(lora|lyco|hypernet):([^:<>]{1,200})(?::([^<>]{0,40}))?>")
+
+
+def parse_a1111(text: str, source: str) -> Parsed:
+    """An A1111 infotext as request fields; every other key goes to unmapped by name."""
+    from core.engine.schedulers import SCHEDULERS
+
+    raw = parse_infotext(text, source=source)
+    p = Parsed()
+    p.set_model(raw.get("Model") or None, "A1111 infotext Model", raw.get("Model hash") or None)
+    p.set("prompt", raw["Prompt"], "A1111 infotext (the lines before the settings)")
+    p.set("negative_prompt", raw["Negative prompt"], "A1111 infotext Negative prompt")
+    for key, name, lo, hi in (
+        ("Steps", "steps", 1, 10_000), ("Seed", "seed", 0, 2**64 - 1),
+        ("Size-1", "width", 1, 65_536), ("Size-2", "height", 1, 65_536),
+    ):  # fmt: skip
+        if key in raw:
+            label = "A1111 infotext " + key.replace("-1", " (width)").replace("-2", " (height)")
+            p.set(name, as_int(raw[key], key, source, lo, hi, text=True), label)
+    if "CFG scale" in raw:
+        cfg = as_float(raw["CFG scale"], "CFG scale", source, 0, 100, text=True)
+        p.set("cfg_scale", cfg, "A1111 infotext CFG scale")
+    if "Clip skip" in raw:
+        skip = as_int(raw["Clip skip"], "Clip skip", source, 0, 1000, text=True)
+        if clip_skip_from_a1111(skip) is not None:
+            p.set("clip_skip", clip_skip_from_a1111(skip), "A1111 infotext Clip skip")
+    sampler, schedule = raw.get("Sampler"), raw.get("Schedule type")
+    if sampler:
+        ours = from_a1111_sampler(sampler, schedule)
+        if ours in SCHEDULERS:
+            p.set("scheduler", ours, "A1111 infotext Sampler + Schedule type")
+        else:
+            p.unmap(f"Sampler: {sampler}" + (f", Schedule type: {schedule}" if schedule else ""))
+    _strength(raw, p, source)
+    _refiner(raw, p, source)
+    if raw.get("Version"):
+        p.note(f"written by {raw['Version']}")
+    for key, value in raw.items():
+        if key not in _USED:
+            p.unmap(f"{key}: {value}")
+    for kind, name, weight in _LORA_TAG.findall(raw["Prompt"])[:MAX_ENTRIES]:
+        tag = f"<{kind}:{name}{':' + weight if weight else ''}>"
+        p.unmap(f"prompt tag {tag}: its file is not known (the tag stays in the prompt)")
+    return p
+
+
+def _refiner(raw: dict[str, Any], p: Parsed, source: str) -> None:
+    """A1111's SDXL refiner ("Refiner: name [hash]", "Refiner switch at: 0.8") as our handoff."""
+    if not raw.get("Refiner"):
+        return
+    name = re.sub(r"\s*\[[0-9a-fA-F]{6,64}\]$", "", str(raw["Refiner"]))
+    p.set("refiner", name, "A1111 infotext Refiner")
+    if "Refiner switch at" in raw:
+        switch = as_float(raw["Refiner switch at"], "Refiner switch at", source, 0, 1, text=True)
+        if 0 < switch < 1:
+            p.set("high_noise_frac", switch, "A1111 infotext Refiner switch at")
+        else:
+            p.unmap(f"Refiner switch at: {raw['Refiner switch at']} (expected between 0 and 1)")
+
+
+def _strength(raw: dict[str, Any], p: Parsed, source: str) -> None:
+    if "Denoising strength" not in raw:
+        return
+    if any(key.startswith("Hires") for key in raw):
+        p.unmap(f"Denoising strength: {raw['Denoising strength']} (of the Hires fix pass)")
+        return
+    strength = as_float(raw["Denoising strength"], "Denoising strength", source, 0, 1, text=True)
+    if strength > 0:
+        p.set("strength", strength, "A1111 infotext Denoising strength")
+    p.note(
+        f"made as img2img or inpaint (Denoising strength {strength}); the init image is not in "
+        "the file, so the task stays text2img"
+    )
+
+
 def read_infotext(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The parsed `parameters` chunk of a PNG, or None when it has none."""
     text = read_png_text(path).get(PARAMETERS_CHUNK)
@@ -227,6 +323,8 @@ __all__ = [
     "a1111_clip_skip",
     "clip_skip_from_a1111",
     "from_a1111_sampler",
+    "looks_like_infotext",
+    "parse_a1111",
     "parse_infotext",
     "read_infotext",
     "to_a1111_sampler",

@@ -1,4 +1,4 @@
-"""EXIF UserComment: where AUTOMATIC1111 puts its infotext in JPEG and WebP files.
+"""EXIF texts: where AUTOMATIC1111, ComfyUI, SwarmUI and others put metadata in JPEG and WebP.
 
 A1111 writes `piexif.helper.UserComment.dump(text, encoding="unicode")`: the 8-byte
 character-set prefix `UNICODE` + NUL, then UTF-16 big-endian. Other tools write little-endian,
@@ -25,6 +25,7 @@ _UNICODE = b"UNICODE\0"
 _ASCII = b"ASCII\0\0\0"
 _JIS = b"JIS\0\0\0\0\0"
 _UNDEFINED = b"\0" * 8
+TEXT_TAGS = {0x010E: "ImageDescription", 0x010F: "Make", 0x0110: "Model"}
 _PIL_FORMATS = {"jpeg": "JPEG", "webp": "WEBP"}
 
 
@@ -47,10 +48,10 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
     raise BadInput(name, "is not a PNG, JPEG or WebP image (expected one of their signatures)")
 
 
-def read_exif_comment(path: str | os.PathLike[str], kind: str) -> str | None:
-    """The EXIF UserComment of a JPEG or WebP (`kind`) as text, or None when it has none.
-
-    A JPEG `COM` comment is used when there is no UserComment (some tools write it there).
+def read_exif_texts(path: str | os.PathLike[str], kind: str) -> dict[str, str]:
+    """Every EXIF text a generator writes to, by where it was: the UserComment (A1111, SwarmUI,
+    NovelAI, Civitai), ImageDescription, Make and Model (ComfyUI's `prompt:`/`workflow:` in WebP),
+    and a JPEG `COM` comment. Empty texts are left out.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -61,8 +62,8 @@ def read_exif_comment(path: str | os.PathLike[str], kind: str) -> str | None:
         # Pillow warns (rather than raises) of broken EXIF: the warnings become the message.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            raw, comment = _read(Image.open(path, formats=[_PIL_FORMATS[kind]]), kind)
-        if raw is None and caught:
+            raw, tags, comment = _read(Image.open(path, formats=[_PIL_FORMATS[kind]]), kind)
+        if raw is None and not tags and caught:
             raise BadInput(name, f"has damaged EXIF data ({caught[0].message})")
     except BadInput:
         raise
@@ -76,29 +77,44 @@ def read_exif_comment(path: str | os.PathLike[str], kind: str) -> str | None:
         raise BadInput(name, f"is truncated or damaged (expected a complete image: {exc})") from exc
     except Exception as exc:  # Pillow reports broken EXIF as SyntaxError, ValueError, struct.error
         raise BadInput(name, f"is damaged (expected valid EXIF: {exc})") from exc
-    if raw is None and isinstance(comment, bytes) and comment:
-        raw = comment.decode("utf-8", errors="replace")
-    if raw is None:
-        return None
-    if not isinstance(raw, (bytes, str)):
-        raise BadInput(name, f"the EXIF UserComment is {type(raw).__name__}, expected bytes")
-    if len(raw) > MAX_COMMENT_BYTES:
-        raise BadInput(
-            name, f"the EXIF UserComment is {len(raw)} bytes; expected <= {MAX_COMMENT_BYTES}"
-        )
-    text = raw if isinstance(raw, str) else decode_user_comment(raw)
-    return text.rstrip("\0") or None
+    texts: dict[str, str] = {}
+    if raw is not None:
+        if not isinstance(raw, (bytes, str)):
+            raise BadInput(name, f"the EXIF UserComment is {type(raw).__name__}, expected bytes")
+        _check_size(name, "EXIF UserComment", raw)
+        text = raw if isinstance(raw, str) else decode_user_comment(raw)
+        texts["EXIF UserComment"] = text
+    for tag, value in tags.items():
+        if isinstance(value, (bytes, str)):
+            _check_size(name, f"EXIF {tag}", value)
+            texts[f"EXIF {tag}"] = _as_text(value)
+    if isinstance(comment, (bytes, str)) and comment:
+        _check_size(name, "JPEG comment", comment)
+        texts["JPEG comment"] = _as_text(comment)
+    return {where: text.rstrip("\0") for where, text in texts.items() if text.strip("\0 \n")}
 
 
-def _read(image: Image.Image, kind: str) -> tuple[object, object]:
-    """(UserComment value, JPEG comment) of an open image, which is then closed."""
+def _check_size(name: str, where: str, value: bytes | str) -> None:
+    if len(value) > MAX_COMMENT_BYTES:
+        raise BadInput(name, f"the {where} is {len(value)} bytes; expected <= {MAX_COMMENT_BYTES}")
+
+
+def _as_text(value: bytes | str) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", errors="replace")
+
+
+def _read(image: Image.Image, kind: str) -> tuple[object, dict[str, object], object]:
+    """(UserComment value, text tags of IFD0, JPEG comment) of an open image, then closed."""
     with image:
-        raw = image.getexif().get_ifd(EXIF_IFD).get(USER_COMMENT)
+        exif = image.getexif()
+        # the Exif sub-IFD is where UserComment belongs; some savers put it in IFD0
+        raw = exif.get_ifd(EXIF_IFD).get(USER_COMMENT, exif.get(USER_COMMENT))
+        tags = {name: exif.get(tag) for tag, name in TEXT_TAGS.items() if tag in exif}
         comment = image.info.get("comment")
         if kind == "jpeg":  # decode (at 1/8 size) to the end: a cut-off file fails here
             image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
             image.load()
-    return raw, comment
+    return raw, tags, comment
 
 
 def decode_user_comment(raw: bytes) -> str:
@@ -143,4 +159,4 @@ def _check_riff_size(path: str | os.PathLike[str]) -> None:
         )
 
 
-__all__ = ["decode_user_comment", "read_exif_comment", "sniff_format"]
+__all__ = ["decode_user_comment", "read_exif_texts", "sniff_format"]

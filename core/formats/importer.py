@@ -1,83 +1,86 @@
-"""Import: an image made by Atelier, AUTOMATIC1111, ComfyUI or InvokeAI becomes a request.
+"""Import: an image made by Atelier or another tool becomes a request.
 
-`import_image` reads the metadata of a PNG (text chunks) or a JPEG/WebP (EXIF UserComment) and
-picks one source, in this order: our own `atelier` record (the request exactly as recorded),
-InvokeAI's `invokeai_metadata`, ComfyUI's `prompt` graph, then A1111's `parameters` infotext
-(written by many tools, ours included). What has no place in a request is listed in `unmapped`;
-what a person should know (a model not in the library, an init image not in the file) in `notes`.
+`import_image` gathers every metadata text of a PNG, JPEG or WebP, recognises each by its
+content (`detect`), and reads the richest format found: our own `atelier` record (the request
+exactly as recorded), a ComfyUI graph, InvokeAI 3+ or 2.x, SwarmUI, Fooocus, NovelAI, diffusers
+JSON, an A1111 infotext, a ComfyUI UI workflow; of several, the one that reads the most request
+fields. The result says which format was used and which others were
+found, where each request field came from (`field_sources`), everything that has no place in a
+request, in full (`unmapped`), and whether Atelier can run it at all (`runnable`): a generation
+by an architecture Atelier cannot run, or whose prompt could not be read, is imported for
+reference only.
 
 Every way a file can be wrong ends in `BadInput` naming the file and what was expected. All work
-is bounded: chunk sizes, JSON depth, graph size, the length of each unmapped entry.
+is bounded: chunk sizes, JSON depth, graph size, the number and length of unmapped entries.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.errors import BadInput
+from core.formats.a1111 import parse_a1111
+from core.formats.parsed import (
+    Parsed,
+    append_entry,
+    foreign_architecture,
+    load_json_object,
+)
 from core.request import GenerationRequest
 
 if TYPE_CHECKING:
+    from core.formats.detect import Found
     from core.library import Library
     from core.library.entities import ModelVariant
 
-FORMATS = ("atelier", "a1111", "comfyui", "invokeai")
-MAX_JSON_CHARS = 2_000_000
-MAX_ENTRY_CHARS = 300
-MAX_ENTRIES = 200
-_PNG = b"\x89PNG\r\n\x1a\n"
+FORMATS = (
+    "atelier", "a1111", "comfyui", "comfyui-workflow", "invokeai", "invokeai-2",
+    "invokeai-dream", "novelai", "fooocus", "swarmui", "diffusers",
+)  # fmt: skip
+REFERENCE_ONLY = "imported for reference, cannot be run"
+MAX_FORMATS = 12  # at most this many texts of a file are read as formats
 _HEX = re.compile(r"[0-9a-f]{8,64}")
 
 
 @dataclass(frozen=True)
 class ImportedRequest:
-    """A request read from an image, with what could not be mapped and what to know."""
+    """A request read from an image, with where each field came from and what was left out.
+
+    `format` is the format used; `formats_found` every format the file holds, richest first.
+    `field_sources` maps a request field (and "model") to where its value was read.
+    `unmapped` lists, in full, each setting that has no place in the request; `notes` what a
+    person should know. `runnable` is False when the image is imported for reference only;
+    `not_runnable_reason` then says why (an architecture Atelier cannot run, a lost prompt).
+    """
 
     source_path: str
     format: str
     request: GenerationRequest
     unmapped: list[str]
     notes: list[str]
+    field_sources: dict[str, str] = field(default_factory=dict)
+    formats_found: list[str] = field(default_factory=list)
+    runnable: bool = True
+    not_runnable_reason: str = ""
+    architecture: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.source_path,
             "format": self.format,
+            "formats_found": list(self.formats_found),
             "request": self.request.to_dict(),
+            "field_sources": dict(self.field_sources),
             "unmapped": list(self.unmapped),
             "notes": list(self.notes),
+            "runnable": self.runnable,
+            "not_runnable_reason": self.not_runnable_reason,
+            "architecture": self.architecture,
         }
-
-
-@dataclass
-class Parsed:
-    """What a format reader found: request fields (no task/model), the model as named, extras."""
-
-    fields: dict[str, Any] = field(default_factory=dict)
-    model_name: str | None = None
-    model_hash: str | None = None
-    unmapped: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def unmap(self, text: str) -> None:
-        _append(self.unmapped, text)
-
-    def note(self, text: str) -> None:
-        _append(self.notes, text)
-
-
-def _append(entries: list[str], text: str) -> None:
-    if len(entries) > MAX_ENTRIES:
-        return
-    if len(entries) == MAX_ENTRIES:
-        entries.append("... (more left out)")
-        return
-    entries.append(text if len(text) <= MAX_ENTRY_CHARS else text[: MAX_ENTRY_CHARS - 3] + "...")
 
 
 # ---- import --------------------------------------------------------------------------------
@@ -95,40 +98,87 @@ def import_image(path: str | os.PathLike[str], library: Library | None = None) -
 
 
 def _import(source: str, path: str | os.PathLike[str], library: Library | None) -> ImportedRequest:
-    from core.formats import comfyui, invokeai
+    from core.formats.detect import detect, read_texts
 
-    chunks = _read_metadata(path)
-    if "atelier" in chunks:
-        return _from_atelier(chunks["atelier"], source)
-    readers = (
-        ("invokeai_metadata", "invokeai", invokeai.parse_invokeai_metadata),
-        ("prompt", "comfyui", comfyui.parse_comfyui_prompt),
-        ("parameters", "a1111", parse_a1111),
+    _, texts = read_texts(path)
+    found, unknown = detect(texts)
+    if not found:
+        where = f" ({', '.join(unknown)} match no known format)" if unknown else ""
+        raise BadInput(
+            source,
+            f"has no generation metadata{where}; expected Atelier, ComfyUI, InvokeAI, A1111, "
+            "NovelAI, Fooocus or SwarmUI metadata in PNG text chunks or JPEG/WebP EXIF",
+        )
+    names = list(dict.fromkeys(item.format for item in found if item.format != "broken"))
+    if found[0].format == "atelier":
+        return _from_atelier(found[0], source, names)
+    errors: list[tuple[Found, BadInput]] = []
+    read: list[tuple[Found, Parsed]] = []
+    for item in found[:MAX_FORMATS]:
+        try:
+            read.append((item, _reader(item.format)(item.content, source)))
+        except BadInput as exc:
+            errors.append((item, exc))
+    if read:  # the richest: the most request fields read; on a tie, the earlier in RANK
+        best = max(range(len(read)), key=lambda i: (_richness(read[i][1]), -i))
+        item, parsed = read[best]
+        imported = _build(source, item, parsed, library, names)
+        for failed, error in errors:
+            imported.notes.insert(
+                0, f"{failed.format} in {failed.where} could not be read: {error.message}"
+            )
+        return imported
+    if len(errors) == 1:
+        raise errors[0][1]
+    raise BadInput(source, "; ".join(f"{f.format} in {f.where}: {e.message}" for f, e in errors))
+
+
+def _richness(parsed: Parsed) -> int:
+    """How much of a request a reading holds: its fields with a value, and a named model."""
+    filled = [v for k, v in parsed.fields.items() if v not in (None, "") and k != "batch_size"]
+    return len(filled) + (1 if parsed.model_name or parsed.model_hash else 0)
+
+
+def _reader(fmt: str) -> Callable[[Any, str], Parsed]:
+    from core.formats import (
+        comfyui,
+        diffusers_json,
+        fooocus,
+        invokeai,
+        invokeai_legacy,
+        novelai,
+        swarmui,
     )
-    for chunk, fmt, reader in readers:
-        if chunk in chunks:
-            parsed = reader(chunks[chunk], source)
-            return _build(source, fmt, parsed, library)
-    raise BadInput(
-        source,
-        "has no generation metadata (expected an 'atelier', 'invokeai_metadata', 'prompt' or "
-        "'parameters' PNG chunk, or an A1111 EXIF UserComment)",
-    )
+    from core.formats.comfyui_workflow import workflow_to_graph
+
+    def workflow(data: Any, source: str) -> Parsed:
+        parsed = comfyui.parse_comfyui_graph(workflow_to_graph(data, source), source)
+        parsed.note("read from ComfyUI's UI workflow (the file has no API graph)")
+        return parsed
+
+    def broken(message: Any, source: str) -> Parsed:
+        raise BadInput(source, str(message))
+
+    readers: dict[str, Callable[[Any, str], Parsed]] = {
+        "broken": broken,
+        "comfyui": comfyui.parse_comfyui_graph,
+        "comfyui-workflow": workflow,
+        "invokeai": invokeai.parse_invokeai_data,
+        "invokeai-2": invokeai_legacy.parse_sd_metadata,
+        "invokeai-dream": invokeai_legacy.parse_dream,
+        "novelai": novelai.parse_novelai,
+        "fooocus": fooocus.parse_fooocus,
+        "swarmui": swarmui.parse_swarmui,
+        "diffusers": diffusers_json.parse_diffusers_json,
+        "a1111": parse_a1111,
+    }
+    return readers[fmt]
 
 
-def _read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    from core.formats.exif import read_exif_comment, sniff_format
-    from core.formats.png import read_png_text
-
-    kind = sniff_format(path)
-    if kind == "png":
-        return read_png_text(path)
-    comment = read_exif_comment(path, kind)
-    return {} if comment is None else {"parameters": comment}
-
-
-def _from_atelier(text: str, source: str) -> ImportedRequest:
-    record = load_json_object(text, "atelier", source)
+def _from_atelier(found: Found, source: str, names: list[str]) -> ImportedRequest:
+    record = found.content
+    if isinstance(record, str):
+        record = load_json_object(record, "atelier", source)
     data = record.get("request")
     if not isinstance(data, dict):
         raise BadInput(source, "the 'atelier' chunk has no 'request' object")
@@ -136,22 +186,44 @@ def _from_atelier(text: str, source: str) -> ImportedRequest:
     notes: list[str] = []
     image = record.get("image")
     if isinstance(image, dict) and image.get("seed") not in (None, request.seed):
-        _append(
+        append_entry(
             notes,
             f"this image is #{image.get('index')} of a batch; its own seed is {image['seed']} "
             "(the request keeps the batch's first seed)",
         )
-    return ImportedRequest(source, "atelier", request, [], notes)
+    sources = {name: f"Atelier record request.{name}" for name in data}
+    return ImportedRequest(source, "atelier", request, [], notes, sources, names)
 
 
-def _build(source: str, fmt: str, parsed: Parsed, library: Library | None) -> ImportedRequest:
+def _build(
+    source: str, item: Found, parsed: Parsed, library: Library | None, names: list[str]
+) -> ImportedRequest:
+    if len(names) > 1:
+        others = ", ".join(n for n in names if n != item.format)
+        parsed.note(f"read as {item.format} from {item.where}; the file also holds {others}")
+    else:
+        parsed.note(f"read as {item.format} from {item.where}")
     model = _resolve_model(parsed, library)
-    request = GenerationRequest(task="text2img", model=model, **parsed.fields)
+    if "refiner" in parsed.fields and library is not None:
+        refiner, _ = _find_variant(library.models.list(), parsed.fields["refiner"], None)
+        if refiner is not None:
+            parsed.fields["refiner"] = refiner.name
+    request = GenerationRequest(task=parsed.task, model=model, **parsed.fields)
     try:
         request.validate()
     except BadInput as exc:
         parsed.note(f"the request needs editing before it can run: {exc}")
-    return ImportedRequest(source, fmt, request, parsed.unmapped, parsed.notes)
+    architecture = foreign_architecture(parsed.model_name) or parsed.architecture
+    reasons = []
+    if architecture:
+        reasons.append(f"it was made with {architecture}, which Atelier cannot run")
+    if parsed.prompt_lost and not request.prompt:
+        reasons.append(f"its prompt could not be read ({parsed.prompt_lost})")
+    reason = f"{REFERENCE_ONLY}: {'; '.join(reasons)}" if reasons else ""
+    return ImportedRequest(
+        source, item.format, request, parsed.unmapped, parsed.notes,
+        dict(parsed.sources), names, not reasons, reason, architecture,
+    )  # fmt: skip
 
 
 # ---- models --------------------------------------------------------------------------------
@@ -192,128 +264,4 @@ def _basename(path: str) -> str:
     return re.split(r"[/\\]", path.strip().rstrip("/\\"))[-1]
 
 
-# ---- AUTOMATIC1111 -------------------------------------------------------------------------
-_A1111_USED = (
-    "Prompt", "Negative prompt", "Steps", "Sampler", "Schedule type", "CFG scale", "Seed",
-    "Size-1", "Size-2", "Model hash", "Model", "Denoising strength", "Clip skip", "Version",
-)  # fmt: skip
-_LORA_TAG = re.compile(r"<(lora|lyco|hypernet):([^:<>]{1,200})(?::([^<>]{0,40}))?>")
-
-
-def parse_a1111(text: str, source: str) -> Parsed:
-    """An A1111 infotext as request fields; every other key goes to unmapped by name."""
-    from core.engine.schedulers import SCHEDULERS
-    from core.formats.a1111 import clip_skip_from_a1111, from_a1111_sampler, parse_infotext
-
-    raw = parse_infotext(text, source=source)
-    p = Parsed(model_name=raw.get("Model") or None, model_hash=raw.get("Model hash") or None)
-    p.fields["prompt"] = raw["Prompt"]
-    p.fields["negative_prompt"] = raw["Negative prompt"]
-    for key, name, lo, hi in (
-        ("Steps", "steps", 1, 10_000), ("Seed", "seed", 0, 2**64 - 1),
-        ("Size-1", "width", 1, 65_536), ("Size-2", "height", 1, 65_536),
-    ):  # fmt: skip
-        if key in raw:
-            p.fields[name] = as_int(raw[key], key, source, lo, hi, text=True)
-    if "CFG scale" in raw:
-        p.fields["cfg_scale"] = as_float(raw["CFG scale"], "CFG scale", source, 0, 100, text=True)
-    if "Clip skip" in raw:
-        skip = as_int(raw["Clip skip"], "Clip skip", source, 0, 1000, text=True)
-        p.fields["clip_skip"] = clip_skip_from_a1111(skip)
-    sampler, schedule = raw.get("Sampler"), raw.get("Schedule type")
-    if sampler:
-        ours = from_a1111_sampler(sampler, schedule)
-        if ours in SCHEDULERS:
-            p.fields["scheduler"] = ours
-        else:
-            p.unmap(f"Sampler: {sampler}" + (f", Schedule type: {schedule}" if schedule else ""))
-    _a1111_strength(raw, p, source)
-    if raw.get("Version"):
-        p.note(f"written by {raw['Version']}")
-    for key, value in raw.items():
-        if key not in _A1111_USED:
-            p.unmap(f"{key}: {value}")
-    for kind, name, weight in _LORA_TAG.findall(raw["Prompt"])[:MAX_ENTRIES]:
-        tag = f"<{kind}:{name}{':' + weight if weight else ''}>"
-        p.unmap(f"prompt tag {tag}: its file is not known (the tag stays in the prompt)")
-    return p
-
-
-def _a1111_strength(raw: dict[str, Any], p: Parsed, source: str) -> None:
-    if "Denoising strength" not in raw:
-        return
-    if any(key.startswith("Hires") for key in raw):
-        p.unmap(f"Denoising strength: {raw['Denoising strength']} (of the Hires fix pass)")
-        return
-    strength = as_float(raw["Denoising strength"], "Denoising strength", source, 0, 1, text=True)
-    if strength > 0:
-        p.fields["strength"] = strength
-    p.note(
-        f"made as img2img or inpaint (Denoising strength {strength}); the init image is not in "
-        "the file, so the task stays text2img"
-    )
-
-
-# ---- typed values --------------------------------------------------------------------------
-def load_json_object(text: str, chunk: str, source: str) -> dict[str, Any]:
-    """The JSON object in a metadata chunk, size- and depth-bounded."""
-    if len(text) > MAX_JSON_CHARS:
-        raise BadInput(
-            source, f"the {chunk!r} chunk is {len(text)} characters; expected <= {MAX_JSON_CHARS}"
-        )
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise BadInput(source, f"the {chunk!r} chunk is not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        kind = type(data).__name__
-        raise BadInput(source, f"the {chunk!r} chunk is a JSON {kind}, expected an object")
-    return data
-
-
-def as_int(value: Any, what: str, source: str, lo: int, hi: int, *, text: bool = False) -> int:
-    """An integer in lo..hi: a JSON number, or (with `text`) its decimal digits."""
-    number: Any = value
-    if text and isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d{1,30}\s*", value):
-        number = int(value)
-    if isinstance(number, float) and number.is_integer():
-        number = int(number)
-    if isinstance(number, bool) or not isinstance(number, int):
-        raise BadInput(source, f"{what} is {show(value)}; expected an integer")
-    if not lo <= number <= hi:
-        raise BadInput(source, f"{what} is {number}; expected {lo}..{hi}")
-    return number
-
-
-def as_float(
-    value: Any, what: str, source: str, lo: float, hi: float, *, text: bool = False
-) -> float:
-    """A finite number in lo..hi: a JSON number, or (with `text`) its decimal form."""
-    number: Any = value
-    if text and isinstance(value, str) and len(value) <= 64:
-        try:
-            number = float(value)
-        except ValueError:
-            number = value
-    if isinstance(number, bool) or not isinstance(number, (int, float)):
-        raise BadInput(source, f"{what} is {show(value)}; expected a number")
-    if not math.isfinite(number) or not lo <= number <= hi:
-        raise BadInput(source, f"{what} is {number}; expected {lo}..{hi}")
-    return float(number)
-
-
-def as_str(value: Any, what: str, source: str, limit: int = 1_000_000) -> str:
-    if not isinstance(value, str):
-        raise BadInput(source, f"{what} is {show(value)}; expected text")
-    if len(value) > limit:
-        raise BadInput(source, f"{what} is {len(value)} characters; expected <= {limit}")
-    return value
-
-
-def show(value: Any) -> str:
-    """A short repr for messages: never the whole of a hostile value."""
-    text = repr(value) if isinstance(value, (str, int, float, bool)) else type(value).__name__
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-__all__ = ["FORMATS", "ImportedRequest", "Parsed", "import_image", "parse_a1111"]
+__all__ = ["FORMATS", "REFERENCE_ONLY", "ImportedRequest", "Parsed", "import_image", "parse_a1111"]

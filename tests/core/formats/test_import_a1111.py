@@ -113,8 +113,24 @@ def test_old_sampler_form_unknown_sampler_and_denoising(tmp_path: Path) -> None:
 
 def test_no_model_named_gives_unknown(tmp_path: Path) -> None:
     path = tmp_path / "bare.png"
-    write_png(_image(), path, {"parameters": "just a prompt"})
+    write_png(_image(), path, {"parameters": "just a prompt\nSteps: 20, Seed: 1, CFG scale: 7"})
     imported = import_image(path)
     assert imported.request.prompt == "just a prompt"
     assert imported.request.model == "unknown"
     assert any("unknown" in note for note in imported.notes)
+
+
+def test_sdxl_refiner_becomes_the_refiner_handoff(tmp_path: Path) -> None:
+    path = tmp_path / "refined.png"
+    text = (
+        "a lighthouse\nSteps: 30, Seed: 5, CFG scale: 7, Size: 1024x1024, Model: sd_xl_base_1.0, "
+        "Refiner: sd_xl_refiner_1.0 [7440042bbd], Refiner switch at: 0.75"
+    )
+    write_png(_image(), path, {"parameters": text})
+    imported = import_image(path)
+    assert (imported.request.refiner, imported.request.high_noise_frac) == (
+        "sd_xl_refiner_1.0",
+        0.75,
+    )
+    assert imported.field_sources["refiner"] == "A1111 infotext Refiner"
+    assert not any(u.startswith("Refiner") for u in imported.unmapped)

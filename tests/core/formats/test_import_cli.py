@@ -59,6 +59,9 @@ def test_json_output_and_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert data[0]["path"] == str(good)
     assert data[0]["request"]["seed"] == 99
     assert data[0]["unmapped"] == ["Hires upscale: 2"]
+    assert data[0]["field_sources"]["seed"] == "A1111 infotext Seed"
+    assert data[0]["formats_found"] == ["a1111"]
+    assert (data[0]["runnable"], data[0]["not_runnable_reason"]) == (True, "")
     assert data[0]["request"]["model"] == "unknown"
     assert any("names no model" in n for n in data[0]["notes"])
 
@@ -88,3 +91,36 @@ def test_import_png_queue_adds_a_job_with_the_recorded_request(
     assert main([*home, "queue", "list", "--json"]) == 0
     [job] = json.loads(capsys.readouterr().out)
     assert job["request"]["prompt"] == "a red circle" and job["request"]["seed"] == 9
+
+
+def test_queue_refuses_an_image_imported_for_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flux = tmp_path / "flux.png"
+    infotext = "a fox\nSteps: 20, Seed: 1, CFG scale: 1, Size: 512x512, Model: flux1-dev"
+    write_png(Image.new("RGB", (8, 8)), flux, {"parameters": infotext})
+    home = tmp_path / "home"
+    args = _parser().parse_args(["--home", str(home), "import-png", str(flux), "--queue"])
+    assert run(args) == 1
+    out, err = capsys.readouterr()
+    assert "imported for reference, cannot be run: it was made with Flux" in out
+    assert err == (
+        f"atelier: error: {flux}: not queued: imported for reference, cannot be run: "
+        "it was made with Flux, which Atelier cannot run\n"
+    )
+    from core.cli.main import main
+
+    assert main(["--home", str(home), "queue", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_text_output_says_where_each_field_came_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, _ = _files(tmp_path)
+    args = _parser().parse_args(["--home", str(tmp_path / "home"), "import-png", str(good)])
+    assert run(args) == 0
+    out = capsys.readouterr().out
+    assert "  fields from:\n" in out
+    assert "    seed: A1111 infotext Seed\n" in out
+    assert "    cfg_scale: A1111 infotext CFG scale\n" in out

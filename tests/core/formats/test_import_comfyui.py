@@ -107,8 +107,8 @@ def test_custom_node_and_second_pass_are_unmapped(tmp_path: Path) -> None:
     prompt["13"] = second
     imported = import_image(write_graph(tmp_path / "custom.png", prompt))
     assert imported.request.seed == 156680208700286
-    assert "UltimateSDUpscale (node 12)" in imported.unmapped
-    assert any(u.startswith("KSampler (node 13)") for u in imported.unmapped)
+    assert "UltimateSDUpscale (node 12): upscale_by: 2" in imported.unmapped
+    assert any("later sampling pass" in u and "KSampler (node 13)" in u for u in imported.unmapped)
 
 
 def test_workflow_chunk_is_not_needed_and_prompt_wins_over_parameters(tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_img2img_graph_keeps_text2img_with_a_note(tmp_path: Path) -> None:
     assert imported.request.task == "text2img"
     assert imported.request.strength == 0.55
     assert any("init image is not in the file" in n for n in imported.notes)
-    assert "LoadImage (node 14)" in imported.unmapped
+    assert any(u.startswith("LoadImage (node 14)") for u in imported.unmapped)
 
 
 @pytest.mark.parametrize(
@@ -161,16 +161,36 @@ def test_unknown_sampler_is_unmapped(tmp_path: Path) -> None:
     assert any("dpmpp_3m_sde_gpu" in u for u in imported.unmapped)
 
 
-def test_values_linked_from_custom_nodes_are_unmapped_not_fatal(tmp_path: Path) -> None:
+def test_values_linked_from_seed_and_text_nodes_are_followed(tmp_path: Path) -> None:
     prompt = graph()
     prompt["20"] = {"class_type": "Seed (rgthree)", "inputs": {"seed": 77}}
     prompt["21"] = {"class_type": "String Literal", "inputs": {"string": "a lake"}}
     prompt["3"]["inputs"]["seed"] = ["20", 0]
     prompt["7"]["inputs"]["text"] = ["21", 0]
     imported = import_image(write_graph(tmp_path / "linked.png", prompt))
-    assert imported.request.seed is None
-    assert imported.request.prompt == ""
+    assert imported.request.seed == 77
+    assert imported.request.prompt == "a lake"
     assert imported.request.negative_prompt == "text, watermark"
-    assert "KSampler (node 3) seed: linked from node 20 (Seed (rgthree))" in imported.unmapped
-    assert "CLIPTextEncode (node 7) text: linked from node 21 (String Literal)" in imported.unmapped
-    assert "Seed (rgthree) (node 20)" in imported.unmapped
+    assert imported.field_sources["seed"] == "ComfyUI node 20 (Seed (rgthree)) seed"
+    assert imported.field_sources["prompt"] == "ComfyUI node 21 (String Literal) string"
+
+
+def test_a_value_computed_by_a_node_is_unmapped_not_fatal(tmp_path: Path) -> None:
+    prompt = graph()
+    prompt["20"] = {"class_type": "Add", "inputs": {"a": ["22", 0], "b": ["23", 0]}}
+    prompt["22"] = {"class_type": "Int", "inputs": {"value": 1}}
+    prompt["23"] = {"class_type": "Int", "inputs": {"value": 2}}
+    prompt["3"]["inputs"]["seed"] = ["20", 0]
+    imported = import_image(write_graph(tmp_path / "computed.png", prompt))
+    assert imported.request.seed is None
+    assert any("seed: computed by node 20 (Add)" in u for u in imported.unmapped)
+
+
+def test_a_seed_linked_from_a_text_node_is_not_taken_for_a_seed(tmp_path: Path) -> None:
+    prompt = graph()
+    prompt["20"] = {"class_type": "Note Text", "inputs": {"text": "seed 5 looked nice"}}
+    prompt["3"]["inputs"]["seed"] = ["20", 0]
+    imported = import_image(write_graph(tmp_path / "odd.png", prompt))
+    assert imported.request.seed is None
+    assert imported.request.steps is not None
+    assert any("seed: computed by node 20 (Note Text)" in u for u in imported.unmapped)

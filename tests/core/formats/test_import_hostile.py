@@ -14,6 +14,7 @@ from PIL import Image, PngImagePlugin
 
 from core.errors import BadInput
 from core.formats.importer import import_image
+from core.formats.parsed import MAX_ENTRY_CHARS
 from core.formats.png import write_png
 
 
@@ -105,7 +106,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "cycle": (_graph(_cycle()), "cycle"),
     "thousands of nodes": (_graph(_many_nodes()), "5002 nodes"),
     "node is a list": (_graph({"1": ["KSampler"]}), "ComfyUI node '1' is a list"),
-    "no sampler": (_graph({"1": {"class_type": "SaveImage", "inputs": {}}}), "no KSampler"),
+    "no sampler": (_graph({"1": {"class_type": "SaveImage", "inputs": {}}}), "no sampler node"),
     "dangling link": (
         _graph({"2": {"class_type": "KSampler", "inputs": {"model": ["77", 0]}}}),
         "node '77', which is missing",
@@ -170,7 +171,7 @@ def test_hostile_but_valid_text_is_bounded(tmp_path: Path) -> None:
     assert time.perf_counter() - start < 1.0
     assert imported.request.steps == 2
     assert len(imported.unmapped) <= 201
-    assert all(len(entry) <= 300 for entry in imported.unmapped)
+    assert all(len(entry) <= MAX_ENTRY_CHARS for entry in imported.unmapped)
 
 
 def test_long_lora_chain_is_followed_without_recursion(tmp_path: Path) -> None:
@@ -197,3 +198,20 @@ def test_compressed_text_bomb_is_refused(tmp_path: Path) -> None:
     Image.new("RGB", (8, 8)).save(path, pnginfo=info)
     with pytest.raises(BadInput, match=str(path)):
         import_image(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"' + "a" * 900_000, "x" * 900_000, '"x" ' + " -a" * 300_000, "prompt:" + " " * 900_000],
+    ids=["open quote", "one long word", "endless dream options", "prefix and spaces"],
+)
+def test_long_texts_are_told_apart_fast(tmp_path: Path, text: str) -> None:
+    path = _png(tmp_path / "long.png", {"parameters": text})
+    start = time.perf_counter()
+    try:
+        imported = import_image(path)
+    except BadInput as exc:
+        assert str(exc).startswith(f"{path}: ")
+    else:
+        assert imported.format == "invokeai-dream" and len(imported.unmapped) <= 201
+    assert time.perf_counter() - start < 1.0

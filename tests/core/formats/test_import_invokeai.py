@@ -110,3 +110,18 @@ def test_invokeai_wins_over_parameters(tmp_path: Path) -> None:
         tmp_path / "both.png", metadata(), parameters="x\nSteps: 3, Seed: 1, CFG scale: 2"
     )
     assert import_image(path).format == "invokeai"
+
+
+def test_invokeai_sdxl_refiner_becomes_the_refiner_handoff(tmp_path: Path) -> None:
+    meta = {
+        "positive_prompt": "a barn", "seed": 3, "steps": 30, "generation_mode": "sdxl_txt2img",
+        "model": {"name": "sdxl-base", "base": "sdxl"},
+        "refiner_model": {"name": "sdxl-refiner", "base": "sdxl-refiner"},
+        "refiner_start": 0.7, "refiner_steps": 20,
+    }  # fmt: skip
+    path = tmp_path / "refined.png"
+    write_png(Image.new("RGB", (8, 8)), path, {"invokeai_metadata": json.dumps(meta)})
+    imported = import_image(path)
+    assert (imported.request.refiner, imported.request.high_noise_frac) == ("sdxl-refiner", 0.7)
+    assert "refiner_steps: 20" in imported.unmapped
+    assert not any(u.startswith(("refiner_model", "refiner_start")) for u in imported.unmapped)
