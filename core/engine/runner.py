@@ -196,7 +196,7 @@ class Engine:
                 out = pipe(**kwargs)
         except (Cancelled, BadInput, ModelError):
             raise
-        except (ValueError, TypeError, RuntimeError) as exc:
+        except (ValueError, TypeError, RuntimeError, IndexError) as exc:
             raise ModelError(f"{type(pipe).__name__} failed: {exc}") from exc
         if refine is None:
             return list(out.images)
@@ -287,6 +287,14 @@ def _attach_progress(
 
 def _task_kwargs(request: GenerationRequest, inputs: EngineInputs) -> dict[str, Any]:
     task = request.task
+    if task in ("img2img", "inpaint", "depth") and int((request.steps or 0) * request.strength) < 1:
+        # diffusers runs steps x strength steps: zero was a reshape error from inside the UNet
+        least = math.ceil(1 / request.strength)
+        raise BadInput(
+            "steps",
+            f"{request.steps} step(s) at strength {request.strength} leave no step to run; "
+            f"use at least {least} steps or a higher strength",
+        )
     if task == "text2img":
         return {"width": request.width, "height": request.height}
     if task == "img2img":
