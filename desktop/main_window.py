@@ -7,7 +7,16 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QTabWidget,
+    QWidget,
+)
 
 from core.errors import BadInput
 from desktop.folder_batches import FolderBatches
@@ -27,6 +36,7 @@ from desktop.sweeps import Sweeps
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MESSAGE_MS = 8000
+QUEUE_PX = 220  # the queue dock's first height: the gallery and its large view get the rest
 
 
 class MainWindow(LibrarySlots, QMainWindow):
@@ -53,10 +63,12 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.centre = centre
         self.setCentralWidget(centre)
         self.docks = {
-            "generate": self._dock("Generate", self.generate, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "generate": self._dock(
+                "Generate", self.generate, Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True
+            ),
             "library": self._dock("Library", self.library, Qt.DockWidgetArea.LeftDockWidgetArea),
             "inspector": self._dock(
-                "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
+                "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
             ),
             "queue": self._dock("Queue", self.queue, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
@@ -64,18 +76,46 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.docks["generate"].raise_()
         self._menus()
         self._connect()
-        self.resize(1280, 820)
-        state = settings.value("window/state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        self.resize(1280, 760)
+        self.resizeDocks([self.docks["queue"]], [QUEUE_PX], Qt.Orientation.Vertical)
+        self.restore_layout()
         self.statusBar().showMessage(f"library: {session.home}")
 
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(
+        self, title: str, widget: QWidget, area: Qt.DockWidgetArea, scroll: bool = False
+    ) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title.lower()}")
+        if scroll:  # a tall form scrolls instead of making the window taller than the screen
+            area_widget = QScrollArea()
+            area_widget.setWidgetResizable(True)
+            area_widget.setFrameShape(QFrame.Shape.NoFrame)
+            area_widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            area_widget.setWidget(widget)
+            bar = area_widget.verticalScrollBar().sizeHint().width()
+            area_widget.setMinimumWidth(widget.minimumSizeHint().width() + bar)
+            widget = area_widget
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
+
+    def restore_layout(self) -> None:
+        """The window's size, its docks and the gallery's splitter as the user left them."""
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        splitter = self.settings.value("window/history-splitter")
+        if isinstance(splitter, QByteArray):
+            self.history.splitter.restoreState(splitter)
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/history-splitter", self.history.splitter.saveState())
+        self.settings.sync()
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -136,8 +176,12 @@ class MainWindow(LibrarySlots, QMainWindow):
 
     @Slot(list)
     def outputs_ready(self, outputs: list[Any]) -> None:
+        """A job finished: its first image is selected, shown large and in the inspector."""
         self.history.refresh()
         self.library.reload()
+        shown = self.history.select_output(outputs[0].output_id) if outputs else False
+        if shown and self.centre.currentWidget() is not self.canvas:  # not while masking
+            self.centre.setCurrentWidget(self.history)
 
     @Slot(int)
     def show_output(self, output_id: int) -> None:
@@ -253,8 +297,7 @@ class MainWindow(LibrarySlots, QMainWindow):
         return True
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.settings.setValue("window/state", self.saveState())
-        self.settings.sync()
+        self.save_layout()
         self.batches.stop_watching()
         self.history.thumbnails.wait(5000)
         self.session.stop_worker()
