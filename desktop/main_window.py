@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -172,7 +172,14 @@ class MainWindow(LibrarySlots, QMainWindow):
 
     @Slot(list)
     def jobs_queued(self, jobs: list[Any]) -> None:
-        self.queue.refresh()
+        self.queue.add_jobs(jobs)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Back in the window: one cheap reconciliation of the queue (the CLI or another
+        window may have changed it meanwhile)."""
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.queue.refresh()
+        super().changeEvent(event)
 
     @Slot(list)
     def outputs_ready(self, outputs: list[Any]) -> None:
