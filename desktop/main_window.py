@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -47,6 +47,7 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.modal_errors = modal_errors  # message boxes off in tests and the smoke test
         self.setWindowTitle(f"Atelier \u2014 {session.home}")
         self.setAcceptDrops(True)
+        self.last_import_unmapped: list[str] = []  # the last import's settings not carried over
         self.generate = GeneratePanel(session)
         self.queue = QueuePanel(session)
         self.history = HistoryPanel(session)
@@ -119,6 +120,9 @@ class MainWindow(LibrarySlots, QMainWindow):
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self.import_action = self._action(
+            file_menu, "&Import settings from image...", self.import_dialog, "Ctrl+I"
+        )
         batch = QAction("Folder &batch...", self)
         batch.triggered.connect(self.folder_batch)
         file_menu.addAction(batch)
@@ -131,11 +135,73 @@ class MainWindow(LibrarySlots, QMainWindow):
         settings.triggered.connect(self.edit_settings)
         file_menu.addAction(settings)
         quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        edit = self.menuBar().addMenu("&Edit")
+        self.undo_mask_action = self._action(
+            edit, "&Undo mask stroke", lambda: self._on_mask("undo"), QKeySequence.StandardKey.Undo
+        )
+        self.redo_mask_action = self._action(
+            edit, "&Redo mask stroke", lambda: self._on_mask("redo"), "Ctrl+Shift+Z"
+        )
+        queue = self.menuBar().addMenu("&Queue")
+        self.queue_action = self._action(
+            queue, "&Queue job", self.generate.queue_jobs, "Ctrl+Return"
+        )
+        self.queue_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.cancel_action = self._action(queue, "&Cancel running job", self.cancel_running, "Esc")
+        self.viewer_action = self._action(
+            queue, "&Open selected output in viewer", self.history.open_viewer, "Ctrl+Shift+V"
+        )
         view = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
+
+    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any) -> QAction:
+        """A menu entry with its shortcut (listed beside it), working anywhere in the window."""
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _on_mask(self, what: str) -> bool:
+        """Ctrl+Z / Ctrl+Shift+Z reach the mask while the canvas is shown (a text field with
+        the focus keeps its own undo)."""
+        if self.centre.currentWidget() is not self.canvas:
+            return False
+        done: bool = getattr(self.canvas.painter, what)()
+        return done
+
+    @Slot()
+    def cancel_running(self) -> None:
+        """Esc: ask the running job to stop at its next step."""
+        job_id = self.queue.running_job
+        if job_id is None:
+            running = self.session.jobs.list(("running",), limit=1)
+            job_id = running[0].id if running else None
+        if job_id is None:
+            self.show_message("no job is running")
+            return
+        try:
+            result = self.session.jobs.cancel(job_id)
+        except Exception as exc:
+            self.show_message(str(exc))
+            return
+        self.show_message(f"job {job_id}: {result}")
+        self.queue.update_job(job_id)
+
+    @Slot()
+    def import_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import settings from image", "", "Images (*.png *.jpg *.jpeg *.webp)"
+        )
+        if path:
+            self.import_file(Path(path))
 
     def _connect(self) -> None:
         for panel in (
@@ -297,10 +363,18 @@ class MainWindow(LibrarySlots, QMainWindow):
             return False
         self.generate.set_request(imported.request)
         self.docks["generate"].raise_()
-        notes = "; ".join(imported.notes[:3])
+        notes = "; ".join(getattr(imported, "notes", ())[:3])
+        unmapped = getattr(imported, "unmapped", None) or []  # names, or names -> values
+        if isinstance(unmapped, dict):
+            self.last_import_unmapped = [f"{k}: {v}" for k, v in sorted(unmapped.items())]
+        else:
+            self.last_import_unmapped = [str(item) for item in unmapped]
         self.show_message(
             f"imported {path.name} ({imported.format})" + (f": {notes}" if notes else "")
         )
+        if self.last_import_unmapped:
+            listed = "\n".join(self.last_import_unmapped)
+            self.show_error("Settings not carried over", f"{path.name} also had:\n{listed}")
         return True
 
     def closeEvent(self, event: QCloseEvent) -> None:

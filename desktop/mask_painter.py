@@ -24,6 +24,7 @@ class MaskPainter(QWidget):
         self.erasing = False
         self.mask_visible = True
         self._undo: list[QImage] = []
+        self._redo: list[QImage] = []
         self._last: QPointF | None = None
 
     # ---- the API the panel (and tests) use -----------------------------------------------
@@ -32,6 +33,7 @@ class MaskPainter(QWidget):
         self.mask_image = QImage(self.image.size(), QImage.Format.Format_Grayscale8)
         self.mask_image.fill(0)
         self._undo.clear()
+        self._redo.clear()
         self.update()
         self.changed.emit()
 
@@ -86,7 +88,18 @@ class MaskPainter(QWidget):
     def undo(self) -> bool:
         if not self._undo:
             return False
+        self._redo.append(self.mask_image.copy())
         self.mask_image = self._undo.pop()
+        self.update()
+        self.changed.emit()
+        return True
+
+    def redo(self) -> bool:
+        """Put back what the last undo took away (a new stroke forgets the redo steps)."""
+        if not self._redo:
+            return False
+        self._undo.append(self.mask_image.copy())
+        self.mask_image = self._redo.pop()
         self.update()
         self.changed.emit()
         return True
@@ -169,5 +182,6 @@ class MaskPainter(QWidget):
         return QPen(colour, self.brush_size, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
 
     def _push_undo(self) -> None:
+        self._redo.clear()
         self._undo.append(self.mask_image.copy())
         del self._undo[:-UNDO_DEPTH]
