@@ -107,9 +107,7 @@ class Engine:
                     ]
                     scheduler = _fresh_scheduler(request, loaded)
                     pipe.scheduler = scheduler
-                    progress = _Progress(
-                        call, request.batch_count, on_step, cancel, previews, model
-                    )
+                    progress = _Progress(call, request.batch_count, on_step, cancel, previews)
                     out = self._call(pipe, loaded, request, inputs, seeds, progress, refine)
                     for j, image in enumerate(out):
                         images.append(
@@ -246,19 +244,17 @@ class _Progress:
         on_step: ProgressCallback | None,
         cancel: threading.Event | None,
         previews: bool,
-        model: ResolvedModel,
     ) -> None:
         self.call, self.calls, self.on_step, self.cancel = call, calls, on_step, cancel
         self.previews = previews and on_step is not None
-        self.sdxl = model.kind.startswith("sdxl")
 
-    def step(self, phase: str, step: int, steps: int, latents: Any) -> None:
+    def step(self, phase: str, step: int, steps: int, latents: Any, vae: Any = None) -> None:
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled(f"cancelled at step {step} of {steps}")
         if self.on_step is not None:
             preview = (
-                latents_preview(latents, self.sdxl)
-                if self.previews and latents is not None
+                latents_preview(latents, vae)
+                if self.previews and latents is not None and vae is not None
                 else None
             )
             self.on_step(StepProgress(self.call, self.calls, step, steps, phase, preview))
@@ -271,7 +267,7 @@ def _attach_progress(
 
         def on_step_end(p: Any, i: int, t: Any, cb: dict[str, Any]) -> dict[str, Any]:
             total = int(getattr(p, "_num_timesteps", 0) or len(p.scheduler.timesteps))
-            progress.step(phase, i + 1, total, cb.get("latents"))
+            progress.step(phase, i + 1, total, cb.get("latents"), getattr(p, "vae", None))
             return cb
 
         kwargs["callback_on_step_end"] = on_step_end
@@ -279,7 +275,7 @@ def _attach_progress(
     else:  # the x4 upscaler still takes the older callback
 
         def on_step(i: int, t: Any, latents: Any) -> None:
-            progress.step(phase, i + 1, len(pipe.scheduler.timesteps), latents)
+            progress.step(phase, i + 1, len(pipe.scheduler.timesteps), latents, pipe.vae)
 
         kwargs["callback"] = on_step
         kwargs["callback_steps"] = 1
