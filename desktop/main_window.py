@@ -381,7 +381,7 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.save_layout()
         self.batches.stop_watching()
         self.history.thumbnails.wait(5000)
-        self.session.stop_worker()
+        self.session.ask_worker_to_stop()  # never waits on a step (one took 142 s)
         event.accept()
 
 
