@@ -213,6 +213,7 @@ class MainWindow(LibrarySlots, QMainWindow):
             worker.queued.connect(self.jobs_queued)
         self.batches.watchingChanged.connect(self.watching_changed)
         self.generate.sweepRequested.connect(self.sweep)
+        self.sweeps.gridRecorded.connect(self.grid_recorded)
         self.queue.outputsReady.connect(self.outputs_ready)
         self.session.bridge.workerExited.connect(self.worker_exited)
         self.session.bridge.recovered.connect(self.jobs_recovered)
@@ -255,6 +256,13 @@ class MainWindow(LibrarySlots, QMainWindow):
         shown = self.history.select_output(outputs[0].output_id) if outputs else False
         if shown and self.centre.currentWidget() is not self.canvas:  # not while masking
             self.centre.setCurrentWidget(self.history)
+
+    @Slot(int)
+    def grid_recorded(self, output_id: int) -> None:
+        """A sweep's grid is in the history: select it and open it in the viewer."""
+        self.history.refresh()
+        if self.history.select_output(output_id):
+            self.history.open_viewer()
 
     @Slot(int)
     def show_output(self, output_id: int) -> None:
