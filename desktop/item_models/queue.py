@@ -20,7 +20,7 @@ COLUMNS = ("Job", "State", "Task", "Model", "Prompt", "Time")
 PROMPT_COLUMN = 4
 JobIdRole = Qt.ItemDataRole.UserRole
 Index = QModelIndex | QPersistentModelIndex
-ORDERS = ("running, then queue order", "running, then newest first")
+ORDERS = ("queue order", "newest first")  # after the running jobs, pinned first
 FAILED = QColor("#d9534f")
 
 

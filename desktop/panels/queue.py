@@ -88,17 +88,24 @@ class QueuePanel(QWidget):
             button.clicked.connect(slot)
             buttons.addWidget(button)
         buttons.insertWidget(0, self.pause_button)
+        # the running job (preview, progress, the order choice) beside the list: the list
+        # keeps the panel's whole height for its rows
+        self.progress.setFixedWidth(PREVIEW_PX)
+        self.order.setFixedWidth(PREVIEW_PX)
+        self.order.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         status = QVBoxLayout()
+        status.addWidget(self.preview)
         status.addWidget(self.progress)
         status.addWidget(self.order)
         status.addStretch(1)
-        top = QHBoxLayout()
-        top.addWidget(self.preview)
-        top.addLayout(status, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.list, 1)
-        layout.addLayout(buttons)
+        jobs = QVBoxLayout()
+        jobs.addWidget(self.list, 1)
+        jobs.addLayout(buttons)
+        layout = QHBoxLayout(self)
+        layout.addLayout(status)
+        layout.addLayout(jobs, 1)
 
     # ---- reading the queue ---------------------------------------------------------------
     @Slot()
