@@ -26,6 +26,8 @@ class MaskPainter(QWidget):
         self._undo: list[QImage] = []
         self._redo: list[QImage] = []
         self._last: QPointF | None = None
+        self.hover: QPointF | None = None  # where the brush outline is drawn (widget coords)
+        self.setMouseTracking(True)
 
     # ---- the API the panel (and tests) use -----------------------------------------------
     def set_image(self, image: QImage) -> None:
@@ -151,6 +153,12 @@ class MaskPainter(QWidget):
             overlay.setAlphaChannel(self.mask_image)
             painter.setOpacity(0.5)
             painter.drawImage(rect, overlay)
+        if self.hover is not None and rect.contains(self.hover):
+            # the brush's outline, at its size on screen, so a stroke lands where it is seen
+            radius = self.brush_size * rect.width() / self.image.width() / 2
+            painter.setOpacity(1.0)
+            painter.setPen(QPen(QColor(255, 255, 255), 1, Qt.PenStyle.DashLine))
+            painter.drawEllipse(self.hover, radius, radius)
         painter.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -159,6 +167,8 @@ class MaskPainter(QWidget):
             self.stroke([self._last])
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self.hover = event.position()
+        self.update()
         if self._last is None or not (event.buttons() & Qt.MouseButton.LeftButton):
             return
         point = self.to_image(event.position())
@@ -167,6 +177,10 @@ class MaskPainter(QWidget):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self._last = None
+
+    def leaveEvent(self, event: object) -> None:
+        self.hover = None
+        self.update()
 
     def _draw_segment(self, a: QPointF, b: QPointF) -> None:
         """Continue a drag: no new undo step for each mouse move."""

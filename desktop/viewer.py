@@ -77,8 +77,8 @@ class ImageView(QGraphicsView):
         return not self.item.pixmap().isNull()
 
     def zoom(self) -> float:
-        """Screen pixels per image pixel (device-independent: HiDPI screens scale on top)."""
-        return float(self.transform().m11())
+        """Screen (device) pixels per image pixel."""
+        return float(self.transform().m11() * self.devicePixelRatioF())
 
     @Slot()
     def fit(self) -> None:
@@ -89,13 +89,18 @@ class ImageView(QGraphicsView):
 
     @Slot()
     def actual_size(self) -> None:
+        """One image pixel per screen pixel (on a 2x HiDPI screen, half a logical pixel)."""
         self.fitting = False
         self.resetTransform()
+        ratio = self.devicePixelRatioF()
+        if ratio != 1.0:
+            self.scale(1 / ratio, 1 / ratio)
         self.zoomChanged.emit(self.zoom())
 
     def zoom_by(self, factor: float) -> None:
         low, high = ZOOM_RANGE
-        factor = max(low / self.zoom(), min(high / self.zoom(), factor))
+        zoom = self.zoom()
+        factor = max(low / zoom, min(high / zoom, factor))
         self.fitting = False
         self.scale(factor, factor)
         self.zoomChanged.emit(self.zoom())

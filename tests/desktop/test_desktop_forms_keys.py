@@ -123,6 +123,16 @@ def test_ctrl_z_and_ctrl_shift_z_on_the_mask(window: MainWindow, qtbot) -> None:
     shift_ctrl = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
     qtbot.keyClick(painter, Qt.Key.Key_Z, shift_ctrl)
     assert painter.painted()
+    # the brush's outline follows the mouse, at the brush's size on screen
+    painter.resize(256, 256)
+    painter.brush_size = 16  # image pixels: 64 screen pixels wide at 4x
+    centre = painter.image_rect().center().toPoint()
+    qtbot.mouseMove(painter, centre)
+    qtbot.waitUntil(lambda: painter.hover is not None)
+    shot = painter.grab().toImage()
+    edge = shot.pixelColor(centre.x() + 32, centre.y())
+    inside = shot.pixelColor(centre.x() + 20, centre.y())
+    assert edge.lightness() > inside.lightness() + 60
 
 
 def test_import_settings_from_image_keeps_clip_skip(window: MainWindow, tmp_path: Path) -> None:
