@@ -31,6 +31,15 @@ def test_ten_thousand_jobs_and_one_changed_row(window: MainWindow, qtbot) -> Non
     assert took < 10, f"reading 10,000 jobs took {took:.1f} s"
     print(f"reconciling 10,000 jobs: {took:.2f} s")
     assert model.text(0, 4) == "a blue circle"  # readable: whitespace folded, not cut short
+    view = panel.list
+    view.resize(900, 400)
+    started = time.perf_counter()
+    view.scrollToBottom()
+    view.viewport().grab()  # paints the rows now shown
+    assert time.perf_counter() - started < 1.0
+    assert view.indexAt(view.viewport().rect().bottomLeft()).row() > 9_900 or (
+        view.indexAt(view.viewport().rect().center()).row() > 9_900
+    )
     kept = QPersistentModelIndex(model.index(5000, 0))
     resets = model.resets
     window.session.jobs.cancel(ids[5000])
@@ -77,3 +86,16 @@ def test_newest_first_is_a_choice(window: MainWindow) -> None:
     assert window.queue.job_ids() == ids
     window.queue.order.setCurrentIndex(1)
     assert window.queue.job_ids() == ids[::-1]
+
+
+def test_jobs_added_elsewhere_show_when_the_window_regains_focus(window: MainWindow, qtbot) -> None:
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    window.queue.refresh()
+    ids = _add(window, 3)  # as `atelier queue add` in a terminal would
+    assert window.queue.job_ids() == []  # no polling: nothing rebuilds the list every second
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))
+    assert window.queue.job_ids() == ids
