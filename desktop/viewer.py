@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.elided_label import ElidedLabel
+
 if TYPE_CHECKING:
     from core.library import Library
 
@@ -137,7 +139,7 @@ class ViewerWindow(QDialog):
         self.after_path: str | None = None
         self.before_path: str | None = None
         self.view = ImageView()
-        self.caption = QLabel()
+        self.caption = ElidedLabel()  # a long file name never widens the window
         self.zoom_label = QLabel()
         self.view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.fit_button = QPushButton("Fit (F)")
