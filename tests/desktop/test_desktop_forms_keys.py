@@ -135,6 +135,34 @@ def test_ctrl_z_and_ctrl_shift_z_on_the_mask(window: MainWindow, qtbot) -> None:
     assert edge.lightness() > inside.lightness() + 60
 
 
+def test_the_canvas_zooms_with_the_wheel_and_pans_with_the_middle_button(
+    window: MainWindow, qtbot
+) -> None:
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+
+    image = QImage(64, 64, QImage.Format.Format_RGB888)
+    image.fill(Qt.GlobalColor.blue)
+    painter = window.canvas.painter
+    painter.set_image(image)
+    painter.resize(256, 256)
+    fitted = painter.image_rect().width()
+    wheel = QWheelEvent(
+        QPointF(128, 128), QPointF(128, 128), QPoint(), QPoint(0, 240),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )  # fmt: skip
+    QApplication.sendEvent(painter, wheel)
+    assert painter.image_rect().width() > 1.5 * fitted
+    centre = painter.to_image(QPointF(128, 128))
+    assert abs(centre.x() - 32) < 1 and abs(centre.y() - 32) < 1  # strokes land where seen
+    qtbot.mousePress(painter, Qt.MouseButton.MiddleButton, pos=QPoint(128, 128))
+    qtbot.mouseMove(painter, QPoint(160, 128))
+    qtbot.mouseRelease(painter, Qt.MouseButton.MiddleButton, pos=QPoint(160, 128))
+    assert painter.to_image(QPointF(160, 128)).x() == pytest.approx(centre.x(), abs=1)
+    assert not painter.painted()  # panning paints nothing
+
+
 def test_import_settings_from_image_keeps_clip_skip(window: MainWindow, tmp_path: Path) -> None:
     parameters = (
         "a red fox\nNegative prompt: blurry\nSteps: 3, Sampler: DPM++ 2M Karras, CFG scale: 6,"
