@@ -14,12 +14,12 @@ REFUSE_PIXELS = 16  # times the native size's pixels (4x per side)
 def native_size(model: str, kind: str | None = None) -> int | None:
     """The size a model was trained at: a demo model's own, else its kind's; None if unknown."""
     from core.models.demo import DEMO_MODELS, demo_defaults
-    from core.models.resolve import _KIND_SIZES
+    from core.models.resolve import kind_size
 
     if model in DEMO_MODELS:
         width = demo_defaults(model).get("width")
         return int(width) if width else None
-    return _KIND_SIZES.get(kind or "")
+    return kind_size(kind) if kind else None
 
 
 def check_size(width: int | None, height: int | None, native: int | None) -> str | None:

@@ -231,11 +231,11 @@ class GeneratePanel(QWidget):
             self.form.setRowVisible(item, shown)
 
     def model_kind(self) -> str | None:
-        from core.models.demo import _KINDS
+        from core.models.demo import demo_kind
 
         name = self.model.currentText().strip()
-        if name in _KINDS:
-            return _KINDS[name]
+        if (kind := demo_kind(name)) is not None:
+            return kind
         try:
             variant = self.session.library.models.get(name)
         except Exception:  # a busy database: unknown for now
