@@ -32,3 +32,23 @@ def test_last_preview_has_the_final_images_colours(generator: Generator, prompt:
     small = np.asarray(preview.resize((8, 8)), dtype=np.float32)
     target = np.asarray(final.convert("RGB").resize((8, 8)), dtype=np.float32)
     assert np.abs(small - target).mean() < 20
+
+
+def test_previews_are_spaced_by_their_decode_time_and_the_last_step_has_one() -> None:
+    """Back-to-back steps (faster than a decode) get a preview only now and then."""
+    import diffusers
+    import torch
+
+    from core.engine.runner import _Progress
+    from core.models.demo import demo_model_path
+
+    vae = diffusers.AutoencoderKL.from_pretrained(demo_model_path("demo:sd"), subfolder="vae")
+    events: list[StepProgress] = []
+    progress = _Progress(0, 1, events.append, None, True)
+    latents = torch.zeros(1, 4, 64, 64)  # pooled to 16x16 before the decode
+    for step in range(1, 21):
+        progress.step("base", step, 20, latents, vae)
+    made = [e.step for e in events if e.preview is not None]
+    assert made[0] == 1 and made[-1] == 20
+    assert len(made) < 20
+    assert min(events[-1].preview.size) >= MIN_PREVIEW_PX
