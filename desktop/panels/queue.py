@@ -68,7 +68,7 @@ class QueuePanel(QWidget):
         self.order = QComboBox()
         self.order.addItems(list(ORDERS))
         self.order.setToolTip("running jobs first, then the queue in this order")
-        self.order.currentIndexChanged.connect(lambda i: self.model.set_newest_first(i == 1))
+        self.order.currentIndexChanged.connect(self.set_newest_first)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -182,6 +182,13 @@ class QueuePanel(QWidget):
                 self.message.emit(f"job {args[0]}: {result}")
             self.session.wake_worker()  # a retried job or a resumed queue starts now
         self.refresh()
+
+    @Slot(int)
+    def set_newest_first(self, index: int) -> None:
+        """Newest first shows the queue backwards: dragging (which places a job by the rows
+        above it) is for queue order only; Up and Down work in both."""
+        self.model.set_newest_first(index == 1)
+        self.list.setDragEnabled(index == 0)
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:

@@ -86,6 +86,9 @@ def test_newest_first_is_a_choice(window: MainWindow) -> None:
     assert window.queue.job_ids() == ids
     window.queue.order.setCurrentIndex(1)
     assert window.queue.job_ids() == ids[::-1]
+    assert not window.queue.list.dragEnabled()  # drops place jobs in queue order only
+    window.queue.order.setCurrentIndex(0)
+    assert window.queue.job_ids() == ids and window.queue.list.dragEnabled()
 
 
 def test_jobs_added_elsewhere_show_when_the_window_regains_focus(window: MainWindow, qtbot) -> None:
