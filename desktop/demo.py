@@ -1,34 +1,19 @@
 """`atelier gui --demo` (what `make run` opens): the demo grid, queued through the window.
 
 The grid's cells appear in the history as the worker finishes them; the assembled grid (prompts
-across, guidance scale 1 and the model's default down) then opens in its own window.
+across, guidance scale 1 and the model's default down) is kept in the history and opens in the
+viewer.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Slot
 
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
-
-
-class GridViewer(QDialog):
-    """A grid image, shown at twice its size (the demo's cells are 64 pixels)."""
-
-    def __init__(self, path: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(f"Demo grid: {path}")
-        pixmap = QPixmap(path)
-        label = QLabel()
-        label.setPixmap(pixmap.scaled(pixmap.size() * 2, Qt.AspectRatioMode.KeepAspectRatio))
-        label.setToolTip(path)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("demo:sd, prompts across; guidance scale 1 (top) and default"))
-        layout.addWidget(label)
+    from desktop.viewer import ViewerWindow
 
 
 class DemoGrid:
@@ -37,8 +22,11 @@ class DemoGrid:
     def __init__(self, window: MainWindow) -> None:
         self.window = window
         self.grid_id: int | None = None
-        self.viewer: GridViewer | None = None
+        self.viewer: ViewerWindow | None = None
+        self.path: str | None = None
         window.sweeps.gridReady.connect(self.ready)
+        # after the window's own slot, which selects the grid and opens it in the viewer
+        window.sweeps.gridRecorded.connect(self.recorded)
 
     def start(self) -> int | None:
         from core.demo_batch import demo_grid_spec
@@ -50,7 +38,15 @@ class DemoGrid:
 
     @Slot(int, str)
     def ready(self, grid_id: int, path: str) -> None:
-        if grid_id != self.grid_id:
+        if grid_id == self.grid_id:
+            self.path = path
+
+    @Slot(int)
+    def recorded(self, output_id: int) -> None:
+        viewer = self.window.history.viewer
+        if self.path is None or viewer is None or viewer.after_path != self.path:
             return
-        self.viewer = GridViewer(path, self.window)
-        self.viewer.show()
+        viewer.setWindowTitle(
+            "Demo grid: demo:sd, prompts across; guidance scale 1 (top) and default"
+        )
+        self.viewer = viewer

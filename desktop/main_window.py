@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QTabWidget,
+    QWidget,
+)
 
 from core.errors import BadInput
 from desktop.folder_batches import FolderBatches
@@ -27,6 +36,7 @@ from desktop.sweeps import Sweeps
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MESSAGE_MS = 8000
+QUEUE_PX = 220  # the queue dock's first height: the gallery and its large view get the rest
 
 
 class MainWindow(LibrarySlots, QMainWindow):
@@ -37,6 +47,7 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.modal_errors = modal_errors  # message boxes off in tests and the smoke test
         self.setWindowTitle(f"Atelier \u2014 {session.home}")
         self.setAcceptDrops(True)
+        self.last_import_unmapped: list[str] = []  # the last import's settings not carried over
         self.generate = GeneratePanel(session)
         self.queue = QueuePanel(session)
         self.history = HistoryPanel(session)
@@ -53,10 +64,12 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.centre = centre
         self.setCentralWidget(centre)
         self.docks = {
-            "generate": self._dock("Generate", self.generate, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "generate": self._dock(
+                "Generate", self.generate, Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True
+            ),
             "library": self._dock("Library", self.library, Qt.DockWidgetArea.LeftDockWidgetArea),
             "inspector": self._dock(
-                "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
+                "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea, scroll=True
             ),
             "queue": self._dock("Queue", self.queue, Qt.DockWidgetArea.BottomDockWidgetArea),
         }
@@ -64,21 +77,52 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.docks["generate"].raise_()
         self._menus()
         self._connect()
-        self.resize(1280, 820)
-        state = settings.value("window/state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        self.resize(1280, 760)
+        self.resizeDocks([self.docks["queue"]], [QUEUE_PX], Qt.Orientation.Vertical)
+        self.restore_layout()
         self.statusBar().showMessage(f"library: {session.home}")
 
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(
+        self, title: str, widget: QWidget, area: Qt.DockWidgetArea, scroll: bool = False
+    ) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title.lower()}")
+        if scroll:  # a tall form scrolls instead of making the window taller than the screen
+            area_widget = QScrollArea()
+            area_widget.setWidgetResizable(True)
+            area_widget.setFrameShape(QFrame.Shape.NoFrame)
+            area_widget.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            area_widget.setWidget(widget)
+            bar = area_widget.verticalScrollBar().sizeHint().width()
+            area_widget.setMinimumWidth(widget.minimumSizeHint().width() + bar)
+            widget = area_widget
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
 
+    def restore_layout(self) -> None:
+        """The window's size, its docks and the gallery's splitter as the user left them."""
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        splitter = self.settings.value("window/history-splitter")
+        if isinstance(splitter, QByteArray):
+            self.history.splitter.restoreState(splitter)
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/history-splitter", self.history.splitter.saveState())
+        self.settings.sync()
+
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self.import_action = self._action(
+            file_menu, "&Import settings from image...", self.import_dialog, "Ctrl+I"
+        )
         batch = QAction("Folder &batch...", self)
         batch.triggered.connect(self.folder_batch)
         file_menu.addAction(batch)
@@ -91,11 +135,73 @@ class MainWindow(LibrarySlots, QMainWindow):
         settings.triggered.connect(self.edit_settings)
         file_menu.addAction(settings)
         quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        edit = self.menuBar().addMenu("&Edit")
+        self.undo_mask_action = self._action(
+            edit, "&Undo mask stroke", lambda: self._on_mask("undo"), QKeySequence.StandardKey.Undo
+        )
+        self.redo_mask_action = self._action(
+            edit, "&Redo mask stroke", lambda: self._on_mask("redo"), "Ctrl+Shift+Z"
+        )
+        queue = self.menuBar().addMenu("&Queue")
+        self.queue_action = self._action(
+            queue, "&Queue job", self.generate.queue_jobs, "Ctrl+Return"
+        )
+        self.queue_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.cancel_action = self._action(queue, "&Cancel running job", self.cancel_running, "Esc")
+        self.viewer_action = self._action(
+            queue, "&Open selected output in viewer", self.history.open_viewer, "Ctrl+Shift+V"
+        )
         view = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
+
+    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any) -> QAction:
+        """A menu entry with its shortcut (listed beside it), working anywhere in the window."""
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _on_mask(self, what: str) -> bool:
+        """Ctrl+Z / Ctrl+Shift+Z reach the mask while the canvas is shown (a text field with
+        the focus keeps its own undo)."""
+        if self.centre.currentWidget() is not self.canvas:
+            return False
+        done: bool = getattr(self.canvas.painter, what)()
+        return done
+
+    @Slot()
+    def cancel_running(self) -> None:
+        """Esc: ask the running job to stop at its next step."""
+        job_id = self.queue.running_job
+        if job_id is None:
+            running = self.session.jobs.list(("running",), limit=1)
+            job_id = running[0].id if running else None
+        if job_id is None:
+            self.show_message("no job is running")
+            return
+        try:
+            result = self.session.jobs.cancel(job_id)
+        except Exception as exc:
+            self.show_message(str(exc))
+            return
+        self.show_message(f"job {job_id}: {result}")
+        self.queue.update_job(job_id)
+
+    @Slot()
+    def import_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import settings from image", "", "Images (*.png *.jpg *.jpeg *.webp)"
+        )
+        if path:
+            self.import_file(Path(path))
 
     def _connect(self) -> None:
         for panel in (
@@ -107,6 +213,7 @@ class MainWindow(LibrarySlots, QMainWindow):
             worker.queued.connect(self.jobs_queued)
         self.batches.watchingChanged.connect(self.watching_changed)
         self.generate.sweepRequested.connect(self.sweep)
+        self.sweeps.gridRecorded.connect(self.grid_recorded)
         self.queue.outputsReady.connect(self.outputs_ready)
         self.session.bridge.workerExited.connect(self.worker_exited)
         self.session.bridge.recovered.connect(self.jobs_recovered)
@@ -132,12 +239,30 @@ class MainWindow(LibrarySlots, QMainWindow):
 
     @Slot(list)
     def jobs_queued(self, jobs: list[Any]) -> None:
-        self.queue.refresh()
+        self.queue.add_jobs(jobs)
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Back in the window: one cheap reconciliation of the queue (the CLI or another
+        window may have changed it meanwhile)."""
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.queue.refresh()
+        super().changeEvent(event)
 
     @Slot(list)
     def outputs_ready(self, outputs: list[Any]) -> None:
+        """A job finished: its first image is selected, shown large and in the inspector."""
         self.history.refresh()
         self.library.reload()
+        shown = self.history.select_output(outputs[0].output_id) if outputs else False
+        if shown and self.centre.currentWidget() is not self.canvas:  # not while masking
+            self.centre.setCurrentWidget(self.history)
+
+    @Slot(int)
+    def grid_recorded(self, output_id: int) -> None:
+        """A sweep's grid is in the history: select it and open it in the viewer."""
+        self.history.refresh()
+        if self.history.select_output(output_id):
+            self.history.open_viewer()
 
     @Slot(int)
     def show_output(self, output_id: int) -> None:
@@ -246,18 +371,25 @@ class MainWindow(LibrarySlots, QMainWindow):
             return False
         self.generate.set_request(imported.request)
         self.docks["generate"].raise_()
-        notes = "; ".join(imported.notes[:3])
+        notes = "; ".join(getattr(imported, "notes", ())[:3])
+        unmapped = getattr(imported, "unmapped", None) or []  # names, or names -> values
+        if isinstance(unmapped, dict):
+            self.last_import_unmapped = [f"{k}: {v}" for k, v in sorted(unmapped.items())]
+        else:
+            self.last_import_unmapped = [str(item) for item in unmapped]
         self.show_message(
             f"imported {path.name} ({imported.format})" + (f": {notes}" if notes else "")
         )
+        if self.last_import_unmapped:
+            listed = "\n".join(self.last_import_unmapped)
+            self.show_error("Settings not carried over", f"{path.name} also had:\n{listed}")
         return True
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.settings.setValue("window/state", self.saveState())
-        self.settings.sync()
+        self.save_layout()
         self.batches.stop_watching()
         self.history.thumbnails.wait(5000)
-        self.session.stop_worker()
+        self.session.ask_worker_to_stop()  # never waits on a step (one took 142 s)
         event.accept()
 
 

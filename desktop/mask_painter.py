@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 UNDO_DEPTH = 30
@@ -24,14 +24,22 @@ class MaskPainter(QWidget):
         self.erasing = False
         self.mask_visible = True
         self._undo: list[QImage] = []
+        self._redo: list[QImage] = []
         self._last: QPointF | None = None
+        self.hover: QPointF | None = None  # where the brush outline is drawn (widget coords)
+        self.zoom = 1.0  # times the fitted size (wheel); middle-drag pans by `offset`
+        self.offset = QPointF(0, 0)
+        self._pan_from: QPointF | None = None
+        self.setMouseTracking(True)
 
     # ---- the API the panel (and tests) use -----------------------------------------------
     def set_image(self, image: QImage) -> None:
         self.image = image.convertToFormat(QImage.Format.Format_RGB32)
+        self.zoom, self.offset = 1.0, QPointF(0, 0)
         self.mask_image = QImage(self.image.size(), QImage.Format.Format_Grayscale8)
         self.mask_image.fill(0)
         self._undo.clear()
+        self._redo.clear()
         self.update()
         self.changed.emit()
 
@@ -86,7 +94,18 @@ class MaskPainter(QWidget):
     def undo(self) -> bool:
         if not self._undo:
             return False
+        self._redo.append(self.mask_image.copy())
         self.mask_image = self._undo.pop()
+        self.update()
+        self.changed.emit()
+        return True
+
+    def redo(self) -> bool:
+        """Put back what the last undo took away (a new stroke forgets the redo steps)."""
+        if not self._redo:
+            return False
+        self._undo.append(self.mask_image.copy())
+        self.mask_image = self._redo.pop()
         self.update()
         self.changed.emit()
         return True
@@ -115,8 +134,21 @@ class MaskPainter(QWidget):
         if self.image.isNull():
             return QRectF()
         scale = min(self.width() / self.image.width(), self.height() / self.image.height())
+        scale *= self.zoom
         w, h = self.image.width() * scale, self.image.height() * scale
-        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+        x = (self.width() - w) / 2 + self.offset.x()
+        y = (self.height() - h) / 2 + self.offset.y()
+        return QRectF(x, y, w, h)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """Zoom about the centre (1x: the image fits); the brush keeps its image size."""
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom = max(1.0, min(16.0, self.zoom * 1.25**steps))
+            if self.zoom == 1.0:
+                self.offset = QPointF(0, 0)
+            self.update()
+        event.accept()
 
     def to_image(self, pos: QPointF) -> QPointF:
         rect = self.image_rect()
@@ -138,14 +170,28 @@ class MaskPainter(QWidget):
             overlay.setAlphaChannel(self.mask_image)
             painter.setOpacity(0.5)
             painter.drawImage(rect, overlay)
+        if self.hover is not None and rect.contains(self.hover):
+            # the brush's outline, at its size on screen, so a stroke lands where it is seen
+            radius = self.brush_size * rect.width() / self.image.width() / 2
+            painter.setOpacity(1.0)
+            painter.setPen(QPen(QColor(255, 255, 255), 1, Qt.PenStyle.DashLine))
+            painter.drawEllipse(self.hover, radius, radius)
         painter.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = event.position() - self.offset
+            return
         if event.button() == Qt.MouseButton.LeftButton and self.has_image():
             self._last = self.to_image(event.position())
             self.stroke([self._last])
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self.hover = event.position()
+        self.update()
+        if self._pan_from is not None:
+            self.offset = event.position() - self._pan_from
+            return
         if self._last is None or not (event.buttons() & Qt.MouseButton.LeftButton):
             return
         point = self.to_image(event.position())
@@ -154,6 +200,11 @@ class MaskPainter(QWidget):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self._last = None
+        self._pan_from = None
+
+    def leaveEvent(self, event: object) -> None:
+        self.hover = None
+        self.update()
 
     def _draw_segment(self, a: QPointF, b: QPointF) -> None:
         """Continue a drag: no new undo step for each mouse move."""
@@ -169,5 +220,6 @@ class MaskPainter(QWidget):
         return QPen(colour, self.brush_size, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
 
     def _push_undo(self) -> None:
+        self._redo.clear()
         self._undo.append(self.mask_image.copy())
         del self._undo[:-UNDO_DEPTH]

@@ -66,6 +66,12 @@ class Session:
         running = self.jobs.list(("running",))
         return any(job.worker and worker_process(job.worker)[1] == pid for job in running)
 
+    def ask_worker_to_stop(self) -> None:
+        """Tell the worker to stop after its current step, without waiting: a closing window
+        goes at once (`close` waits for the process later, with no window on screen)."""
+        if self._worker is not None:
+            self._worker.stop(wait=False)
+
     def stop_worker(self) -> None:
         if self._worker is not None:
             self._worker.stop(wait=True, timeout=60)

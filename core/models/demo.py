@@ -77,6 +77,11 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 MARKER = "atelier.json"
 
 
+def demo_kind(name: str) -> str | None:
+    """A demo model's kind (sd2, inpaint, sdxl...), None for a name that is not one."""
+    return _KINDS.get(name)
+
+
 def demo_defaults(name: str) -> dict[str, Any]:
     """The settings a demo model runs at unless a request says otherwise."""
     return dict(_DEFAULTS[name])

@@ -124,6 +124,11 @@ def files_stamp(path: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(entries)
 
 
+def kind_size(kind: str) -> int | None:
+    """The size models of `kind` are trained at (512 for sd1, 1024 for sdxl...)."""
+    return _KIND_SIZES.get(kind)
+
+
 def model_defaults(folder: Path, kind: str) -> dict[str, Any]:
     """width, height, steps, cfg_scale and scheduler (None: the model's own) for a model.
 

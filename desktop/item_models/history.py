@@ -19,7 +19,7 @@ PAGE = 200
 OutputIdRole = Qt.ItemDataRole.UserRole + 1
 # Every cell's size, thumbnail or not: the view sizes all cells like the first (uniform item
 # sizes), and the newest image's thumbnail is never ready when the gallery reloads.
-CELL = QSize(THUMB_PX + 8, THUMB_PX + 22)
+CELL = QSize(THUMB_PX + 8, THUMB_PX + 36)
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -107,7 +107,7 @@ class HistoryModel(QAbstractListModel):
             return None
         output = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"#{output.id}"
+            return _caption(output)
         if role == Qt.ItemDataRole.DecorationRole:
             return self.thumbnails.get(output.pixel_sha256, output.path)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -123,6 +123,16 @@ class HistoryModel(QAbstractListModel):
         for row in self._row_of.get(key, ()):
             index = self.index(row)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+def _caption(output: Output) -> str:
+    """Under a thumbnail: the prompt's first words and the seed (the view elides the rest)."""
+    try:
+        prompt = str(json.loads(output.record_json).get("request", {}).get("prompt", ""))
+    except ValueError:
+        prompt = ""
+    words = " ".join(prompt.split()[:4]) or f"#{output.id}"
+    return f"{words}\nseed {output.seed}"
 
 
 def _summary(output: Output) -> str:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import BadInput
-from core.request import TASKS, GenerationRequest
+from core.request import TASKS, TASKS_WITH_INIT, EmbeddingRef, GenerationRequest
 from desktop.panels.fields import (
     IMAGE_FILTER,
     FileField,
@@ -33,6 +33,20 @@ from desktop.panels.fields import (
 
 if TYPE_CHECKING:
     from desktop.session import Session
+
+VAE_FILTER = "VAE weights (*.safetensors);;All files (*)"
+EMBEDDING_FILTER = "Textual inversions (*.safetensors *.pt *.bin);;All files (*)"
+# the rows only some tasks use -> those tasks
+TASK_FIELDS: dict[str, tuple[str, ...]] = {
+    "size": ("text2img", "img2img", "inpaint", "depth"),
+    "init_image": TASKS_WITH_INIT,
+    "mask": ("inpaint",),
+    "mask_blur": ("inpaint",),
+    "depth_map": ("depth",),
+    "strength": ("img2img", "inpaint", "depth"),
+    "noise_level": ("upscale",),
+    "refiner": ("text2img", "img2img"),
+}
 
 INVALID_STYLE = "border: 2px solid #d9534f;"
 QUEUE_MANY = 4
@@ -52,6 +66,7 @@ class GeneratePanel(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self._kept_embeddings: tuple[EmbeddingRef, ...] = ()
         self._build()
         self.reload_models()
         self.reload_projects()
@@ -72,6 +87,8 @@ class GeneratePanel(QWidget):
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText("negative prompt")
         self.negative.setFixedHeight(40)
+        for box in (self.prompt, self.negative):
+            box.setTabChangesFocus(True)  # Tab moves on; a prompt never needs a tab character
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.random_seed = QCheckBox("random")
@@ -101,7 +118,17 @@ class GeneratePanel(QWidget):
         self.refiner = QComboBox()
         self.refiner.setEditable(True)
         self.high_noise_frac = dspin_box(0.0, 1.0, 0.8, 0.05)
+        self.high_noise_frac.setPrefix("hand-off at ")
+        self.high_noise_frac.setToolTip(
+            "the fraction of the steps the base model runs before the refiner takes over"
+        )
+        self.mask_blur = spin_box(0, 64, 0, "none")
+        self.mask_blur.setSuffix(" px")
+        self.clip_skip = spin_box(0, 12, 0, "model default")
+        self.vae = FileField("VAE file (else the model's own)", VAE_FILTER)
+        self.embedding = FileField("textual inversion file", EMBEDDING_FILTER)
         self.batch_count = spin_box(1, 100, 1, None)
+        self.batch_size = spin_box(1, 16, 1, None)
         self.error = QLabel()
         self.error.setStyleSheet("color: #d9534f;")
         self.error.setWordWrap(True)
@@ -123,17 +150,28 @@ class GeneratePanel(QWidget):
         refiner_row.addWidget(self.refiner, 1)
         refiner_row.addWidget(self.high_noise_frac)
         form = QFormLayout()
-        for label, item in (
-            ("Project", self.project), ("Task", self.task), ("Model", self.model),
-            ("Prompt", self.prompt), ("Negative", self.negative), ("Seed", seed_row),
-            ("Steps", self.steps),
-            ("CFG", self.cfg), ("Size", size_row), ("Scheduler", self.scheduler),
-            ("Init image", self.init_image), ("Mask", self.mask_ref), ("Depth map", self.depth_map),
-            ("Strength", self.strength),
-            ("Noise level", self.noise_level), ("Refiner", refiner_row),
-            ("LoRAs", self.loras), ("Batch count", self.batch_count),
+        self.form = form
+        self._rows: dict[str, QWidget | QHBoxLayout] = {}
+        for label, key, item in (
+            ("Project", "", self.project), ("Task", "", self.task), ("Model", "", self.model),
+            ("Prompt", "", self.prompt), ("Negative", "", self.negative), ("Seed", "", seed_row),
+            ("Steps", "", self.steps), ("CFG", "", self.cfg), ("Size", "size", size_row),
+            ("Scheduler", "", self.scheduler), ("Init image", "init_image", self.init_image),
+            ("Mask", "mask", self.mask_ref), ("Mask blur", "mask_blur", self.mask_blur),
+            ("Depth map", "depth_map", self.depth_map), ("Strength", "strength", self.strength),
+            ("Noise level", "noise_level", self.noise_level),
+            ("Refiner", "refiner", refiner_row), ("LoRAs", "", self.loras),
+            ("Embedding", "", self.embedding), ("VAE", "", self.vae),
+            ("Clip skip", "", self.clip_skip), ("Batch count", "", self.batch_count),
+            ("Batch size", "", self.batch_size),
         ):  # fmt: skip
             form.addRow(label, item)
+            if key:
+                self._rows[key] = item
+        self.task.currentTextChanged.connect(self.show_task_fields)
+        for box in (self.width_, self.height_):
+            box.valueChanged.connect(self._size_changed)
+        self.model.currentTextChanged.connect(self._size_changed)
         buttons = QHBoxLayout()
         buttons.addWidget(self.queue_button)
         buttons.addWidget(self.queue_many_button)
@@ -151,8 +189,16 @@ class GeneratePanel(QWidget):
             "depth_map": self.depth_map, "loras": self.loras, "strength": self.strength,
             "noise_level": self.noise_level,
             "refiner": self.refiner, "high_noise_frac": self.high_noise_frac,
-            "batch_count": self.batch_count,
+            "batch_count": self.batch_count, "batch_size": self.batch_size,
+            "mask_blur": self.mask_blur, "clip_skip": self.clip_skip, "vae": self.vae,
+            "embeddings": self.embedding,
         }  # fmt: skip
+        self.warning = QLabel()
+        self.warning.setStyleSheet("color: #c27c0e;")
+        self.warning.setWordWrap(True)
+        layout.insertWidget(2, self.warning)
+        self.model.currentTextChanged.connect(self.show_task_fields)
+        self.show_task_fields()
 
     def reload_models(self) -> None:
         from core.models.demo import DEMO_MODELS
@@ -173,6 +219,44 @@ class GeneratePanel(QWidget):
         error = self.project.reload(self.session.library)
         if error:
             self.message.emit(f"could not list the projects: {error}")
+
+    @Slot()
+    def show_task_fields(self) -> None:
+        """Only the rows the task uses (text2img has no strength, depth map or noise level;
+        the refiner shows for an SDXL model)."""
+        task = self.task.currentText()
+        sdxl = self.model_kind() == "sdxl"
+        for key, item in self._rows.items():
+            shown = task in TASK_FIELDS[key] and (key != "refiner" or sdxl)
+            self.form.setRowVisible(item, shown)
+
+    def model_kind(self) -> str | None:
+        from core.models.demo import demo_kind
+
+        name = self.model.currentText().strip()
+        if (kind := demo_kind(name)) is not None:
+            return kind
+        try:
+            variant = self.session.library.models.get(name)
+        except Exception:  # a busy database: unknown for now
+            return None
+        return variant.kind if variant is not None else None
+
+    def native_size(self) -> int | None:
+        from core.sizes import native_size
+
+        return native_size(self.model.currentText().strip(), self.model_kind())
+
+    @Slot()
+    def _size_changed(self) -> None:
+        """The warning above twice the model's size shows as the size is typed."""
+        from core.sizes import check_size
+
+        try:
+            text = check_size(self.width_.value(), self.height_.value(), self.native_size())
+        except BadInput as exc:
+            text = str(exc)
+        self.warning.setText(text or "")
 
     @Slot()
     def _depth_changed(self) -> None:
@@ -197,15 +281,20 @@ class GeneratePanel(QWidget):
             width=self.width_.value() or None,
             height=self.height_.value() or None,
             scheduler=None if scheduler.startswith("(") else scheduler,
-            init_image=self.init_image.text().strip() or None,
-            mask=self.mask_ref.text().strip() or None,
-            depth_map=self.depth_map.text().strip() or None,
+            init_image=self._used("init_image", self.init_image.text()),
+            mask=self._used("mask", self.mask_ref.text()),
+            depth_map=self._used("depth_map", self.depth_map.text()),
             loras=self.loras.loras(),
             strength=self.strength.value(),
             noise_level=self.noise_level.value(),
-            refiner=self.refiner.currentText().strip() or None,
+            refiner=self._used("refiner", self.refiner.currentText()),
             high_noise_frac=self.high_noise_frac.value(),
             batch_count=self.batch_count.value(),
+            batch_size=self.batch_size.value(),
+            mask_blur=self.mask_blur.value(),
+            clip_skip=self.clip_skip.value() or None,
+            vae=self.vae.text().strip() or None,
+            embeddings=self._embeddings(),
         )
 
     def set_request(self, request: GenerationRequest) -> None:
@@ -231,7 +320,25 @@ class GeneratePanel(QWidget):
         self.refiner.setCurrentText(request.refiner or "")
         self.high_noise_frac.setValue(request.high_noise_frac)
         self.batch_count.setValue(request.batch_count)
+        self.batch_size.setValue(request.batch_size)
+        self.mask_blur.setValue(request.mask_blur)
+        self.clip_skip.setValue(request.clip_skip or 0)
+        self.vae.setText(request.vae or "")
+        self._kept_embeddings = tuple(request.embeddings)
+        self.embedding.setText(request.embeddings[0].path if request.embeddings else "")
         self._clear_marks()
+
+    def _used(self, key: str, text: str) -> str | None:
+        """A row's text if the task shows that row: a hidden field never fails a request."""
+        return text.strip() or None if self.form.isRowVisible(self._rows[key]) else None
+
+    def _embeddings(self) -> tuple[EmbeddingRef, ...]:
+        """The embedding field's file; an imported request's others are kept as they were."""
+        path = self.embedding.text().strip()
+        kept = self._kept_embeddings
+        if kept and kept[0].path == path:
+            return kept
+        return (EmbeddingRef(path),) if path else ()
 
     def set_input(self, task: str, init_image: str, mask: str | None = None) -> None:
         self.task.setCurrentText(task)
@@ -250,9 +357,14 @@ class GeneratePanel(QWidget):
     def check(self) -> GenerationRequest | None:
         """The request if valid; else the bad field is marked and the reason shown."""
         self._clear_marks()
+        from core.sizes import check_size
+
         request = self.request()
         try:
             request.validate()
+            self.warning.setText(
+                check_size(request.width, request.height, self.native_size()) or ""
+            )
         except BadInput as exc:
             self.mark_invalid(exc.field, str(exc))
             return None

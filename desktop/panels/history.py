@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelection, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QItemSelection, QModelIndex, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QListView,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
 from core.request import TASKS
 from desktop.item_models.history import HistoryModel, OutputIdRole
 from desktop.thumbnails import THUMB_PX, ThumbnailCache
+from desktop.viewer import ImageView, ViewerWindow, input_path
 
 if TYPE_CHECKING:
     from desktop.session import Session
@@ -35,6 +38,7 @@ ALL_TASKS = "(all tasks)"
 # the date filter: label -> how far back (None: any time)
 SINCE = {"any time": None, "last 24 hours": 1, "last 7 days": 7, "last 30 days": 30}
 EXPORT_FILTER = "CSV (*.csv);;JSON (*.json)"
+SEARCH_MIN_PX = 160
 
 
 class HistoryPanel(QWidget):
@@ -50,11 +54,19 @@ class HistoryPanel(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("search prompts...")
         self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(SEARCH_MIN_PX)
         self.project = QComboBox()
         self.model_filter = QComboBox()
         self.task_filter = QComboBox()
-        self.task_filter.addItems([ALL_TASKS, *TASKS])
         self.since = QComboBox()
+        for combo in (self.project, self.model_filter, self.task_filter, self.since):
+            # long project and model names must not squeeze the search box
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
+            combo.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.task_filter.addItems([ALL_TASKS, *TASKS])
         self.since.addItems(list(SINCE))
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -69,16 +81,22 @@ class HistoryPanel(QWidget):
         self.view.setMovement(QListView.Movement.Static)
         self.view.setUniformItemSizes(True)
         self.view.setIconSize(QSize(THUMB_PX, THUMB_PX))
-        self.view.setGridSize(QSize(THUMB_PX + 16, THUMB_PX + 28))
+        self.view.setGridSize(QSize(THUMB_PX + 16, THUMB_PX + 42))
         self.view.setLayoutMode(QListView.LayoutMode.Batched)
         self.view.setBatchSize(200)
         self.view.setModel(self.model)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
-        top = QHBoxLayout()
-        top.addWidget(self.search, 2)
+        self.view.doubleClicked.connect(lambda index: self.open_viewer())
+        self.large = ImageView()  # the selected output, large (fit; wheel zooms, drag pans)
+        self.large.setToolTip("the selected output: wheel zooms, drag pans, double-click opens")
+        self.large.doubleClicked.connect(self.open_viewer)
+        self.viewer: ViewerWindow | None = None
+        top = QHBoxLayout()  # the search box, then (a row below) the filters
+        top.addWidget(self.search, 1)
+        filters = QHBoxLayout()
         for combo in (self.project, self.model_filter, self.task_filter, self.since):
-            top.addWidget(combo, 1)
+            filters.addWidget(combo, 1)
         for text, slot in (("Delete", self._delete_clicked), ("Export...", self._export_clicked)):
             button = QPushButton(text)
             button.clicked.connect(slot)
@@ -88,9 +106,19 @@ class HistoryPanel(QWidget):
         delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         delete.triggered.connect(self._delete_clicked)
         self.view.addAction(delete)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("history-splitter")
+        self.splitter.addWidget(self.large)
+        self.splitter.addWidget(self.view)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([360, 240])
+        self.view.setMinimumHeight(THUMB_PX + 40)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.view, 1)
+        layout.addLayout(filters)
+        layout.addWidget(self.splitter, 1)
         self.reload_projects()
         self.model.reload()
 
@@ -217,7 +245,49 @@ class HistoryPanel(QWidget):
     def _selection_changed(self, selected: QItemSelection, _old: QItemSelection) -> None:
         indexes = selected.indexes()
         if indexes:
-            self.outputSelected.emit(int(indexes[0].data(OutputIdRole)))
+            output_id = int(indexes[0].data(OutputIdRole))
+            row = self.model.row_of_id(output_id)
+            if row is not None:
+                self.large.show_file(self.model.output(row).path)
+            self.outputSelected.emit(output_id)
+
+    def select_newest(self) -> int | None:
+        """Select (and so show large) the newest output the gallery lists."""
+        if self.model.rowCount() == 0:
+            return None
+        self.view.clearSelection()
+        self.view.setCurrentIndex(self.model.index(0))
+        return self.selected_output_id()
+
+    # ---- the viewer window -----------------------------------------------------------------
+    def open_viewer(self) -> ViewerWindow | None:
+        """The selected output in the zoomable viewer window (double-click a thumbnail)."""
+        output_id = self.selected_output_id()
+        found = None if output_id is None else self._viewer_item(output_id, 0)
+        if found is None:
+            return None
+        if self.viewer is None:
+            self.viewer = ViewerWindow(self._viewer_item, self)
+        self.viewer.show_output(*found)
+        self.viewer.show()
+        self.viewer.raise_()
+        self.viewer.activateWindow()
+        return self.viewer
+
+    def _viewer_item(self, output_id: int, delta: int) -> tuple[int, str, str | None] | None:
+        """The output `delta` rows from `output_id` in the gallery (selected there too)."""
+        row = self.model.row_of_id(output_id)
+        if row is None:
+            return None
+        row += delta
+        while row >= self.model.rowCount() and self.model.canFetchMore(QModelIndex()):
+            self.model.fetchMore(QModelIndex())
+        if not 0 <= row < self.model.rowCount():
+            return None
+        output = self.model.output(row)
+        if delta:
+            self.view.setCurrentIndex(self.model.index(row))
+        return output.id, output.path, input_path(self.session.library, output.record_json)
 
     def wait_for_thumbnails(self, ms: int = 30_000) -> bool:
         return self.thumbnails.wait(ms)

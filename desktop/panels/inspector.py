@@ -19,12 +19,14 @@ from PySide6.QtWidgets import (
 
 from core.request import GenerationRequest
 from desktop.background import run_in_background
+from desktop.elided_label import ElidedLabel
 
 if TYPE_CHECKING:
     from core.library.entities import Output
     from core.reproduce import ReproduceReport
     from desktop.session import Session
 
+IMAGE_PX = 128  # a reminder of which output this is; the gallery shows it large
 SEND_TASKS = ("img2img", "inpaint", "upscale", "depth")
 SHOWN_FIELDS = (
     "task", "model", "prompt", "negative_prompt", "seed", "steps", "cfg_scale", "scheduler",
@@ -47,15 +49,17 @@ class InspectorPanel(QWidget):
         self.output: Output | None = None
         self.record: dict[str, Any] = {}
         self.image = QLabel()
-        self.image.setFixedSize(192, 192)
+        self.image.setFixedSize(IMAGE_PX, IMAGE_PX)
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setStyleSheet("background: #222;")
         self.title = QLabel("select an output in the gallery")
         self.title.setWordWrap(True)
+        self.file_name = ElidedLabel()  # a long file name elides; its tooltip has it all
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
         self.lineage = QLabel()
         self.lineage.setTextFormat(Qt.TextFormat.RichText)
+        self.lineage.setWordWrap(True)
         self.lineage.linkActivated.connect(self._lineage_clicked)
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
@@ -76,6 +80,7 @@ class InspectorPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.image, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.title)
+        layout.addWidget(self.file_name)
         layout.addWidget(self.lineage)
         layout.addWidget(self.details, 1)
         layout.addWidget(self.verdict)
@@ -100,8 +105,10 @@ class InspectorPanel(QWidget):
         request = self.record.get("request", {})
         self.title.setText(
             f"<b>Output #{output.id}</b> (run {output.run_id}, project {output.project})<br>"
-            f"{output.created_at:%Y-%m-%d %H:%M:%S} &middot; {Path(output.path).name}"
+            f"{output.created_at:%Y-%m-%d %H:%M:%S}"
         )
+        self.file_name.setText(Path(output.path).name)
+        self.file_name.setToolTip(output.path)
         self.details.setPlainText(_describe(request, self.record))
         self.lineage.setText(_lineage_html(output.parent_ids, output.child_ids))
         self.verdict.clear()
@@ -124,6 +131,7 @@ class InspectorPanel(QWidget):
             return
         self.output, self.record = None, {}
         self.title.setText("select an output in the gallery")
+        self.file_name.setText("")
         for label in (self.image, self.lineage, self.verdict):
             label.clear()
         self.details.clear()

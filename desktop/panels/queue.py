@@ -1,4 +1,8 @@
-"""The queue panel: jobs with their state, the running job's progress and live preview."""
+"""The queue panel: jobs with their state, the running job's progress and live preview.
+
+Its model changes a row at a time from the worker bridge's events (a job's event re-reads
+that one job); the whole queue is read again only when the window regains focus or the user
+acts on the queue, and a timer only redraws the running job's elapsed time."""
 
 from __future__ import annotations
 
@@ -7,24 +11,27 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.panels.job_list import JobIdRole, JobList
+from desktop.item_models.queue import COLUMNS, ORDERS, PROMPT_COLUMN, JobIdRole, QueueModel
+from desktop.panels.job_list import JobList
 
 if TYPE_CHECKING:
     from core.queue.jobs import Job
     from desktop.session import Session
 
-COLUMNS = ("Job", "State", "Task", "Model", "Prompt", "Message")
 PREVIEW_PX = 128
-REFRESH_MS = 1000
+TICK_MS = 1000  # the running job's elapsed time and ETA
+MANY_NEW = 50  # more new jobs than this at once: read the queue again instead of row by row
+LIMIT = 100_000
 
 
 class QueuePanel(QWidget):
@@ -43,17 +50,25 @@ class QueuePanel(QWidget):
         bridge.jobFailed.connect(self.on_failed)
         bridge.jobCancelled.connect(self.on_cancelled)
         self._timer = QTimer(self)
-        self._timer.timeout.connect(self.refresh)
-        self._timer.start(REFRESH_MS)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start(TICK_MS)
         self.refresh()
 
     def _build(self) -> None:
+        self.model = QueueModel()
         self.list = JobList()
+        self.list.setModel(self.model)
         self.list.jobDropped.connect(self.move_dropped)
-        self.list.setHeaderLabels(list(COLUMNS))
-        self.list.setRootIsDecorated(False)
-        self.list.setColumnWidth(0, 48)
-        self.list.setColumnWidth(1, 72)
+        header = self.list.header()
+        for column, width in enumerate((56, 96, 64, 96)):
+            self.list.setColumnWidth(column, width)
+        header.setSectionResizeMode(PROMPT_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        self.list.setColumnWidth(len(COLUMNS) - 1, 110)
+        self.order = QComboBox()
+        self.order.addItems(list(ORDERS))
+        self.order.setToolTip("running jobs first, then the queue in this order")
+        self.order.currentIndexChanged.connect(self.set_newest_first)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -73,58 +88,88 @@ class QueuePanel(QWidget):
             button.clicked.connect(slot)
             buttons.addWidget(button)
         buttons.insertWidget(0, self.pause_button)
+        # the running job (preview, progress, the order choice) beside the list: the list
+        # keeps the panel's whole height for its rows
+        self.progress.setFixedWidth(PREVIEW_PX)
+        self.order.setFixedWidth(PREVIEW_PX)
+        self.order.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         status = QVBoxLayout()
+        status.addWidget(self.preview)
         status.addWidget(self.progress)
+        status.addWidget(self.order)
         status.addStretch(1)
-        top = QHBoxLayout()
-        top.addWidget(self.preview)
-        top.addLayout(status, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.list, 1)
-        layout.addLayout(buttons)
+        jobs = QVBoxLayout()
+        jobs.addWidget(self.list, 1)
+        jobs.addLayout(buttons)
+        layout = QHBoxLayout(self)
+        layout.addLayout(status)
+        layout.addLayout(jobs, 1)
 
     # ---- reading the queue ---------------------------------------------------------------
     @Slot()
     def refresh(self) -> None:
+        """The reconciliation: the whole queue read again (one query, one model reset)."""
         if self.list.state() == JobList.State.DraggingState:
             return  # redrawing now would end the user's drag
         try:
-            jobs = self.session.jobs.list(limit=500)
+            jobs = self.session.jobs.list(limit=LIMIT)
             paused = self.session.jobs.is_paused()
-        except Exception as exc:  # a locked database: try again at the next tick
+        except Exception as exc:  # a locked database: the next reconciliation tries again
             self.message.emit(f"queue not readable now: {exc}")
             return
         selected = self.selected_job_id()
-        self.list.clear()
-        for job in jobs:
-            item = QTreeWidgetItem(_columns(job))
-            item.setData(0, JobIdRole, job.id)
-            if job.status == "failed":
-                item.setForeground(1, Qt.GlobalColor.red)
-                item.setToolTip(5, job.error_message or "")
-            self.list.addTopLevelItem(item)
-            if job.id == selected:
-                item.setSelected(True)
-                self.list.setCurrentItem(item)
+        self.model.reload(jobs)
+        if selected is not None:
+            self.select_job(selected)
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.blockSignals(False)
 
+    def update_job(self, job_id: int) -> None:
+        """One job changed: read that job again and change its row alone."""
+        try:
+            job = self.session.jobs.get(job_id)
+        except Exception as exc:
+            self.message.emit(f"queue not readable now: {exc}")
+            return
+        if job is None:
+            self.model.remove_job(job_id)
+        else:
+            self.model.update_job(job)
+
+    def add_jobs(self, jobs: list[Any]) -> None:
+        """New jobs were queued from this window: their rows, or a reload for many."""
+        if len(jobs) > MANY_NEW:
+            self.refresh()
+            return
+        for job in jobs:  # Job rows; a sweep hands its cells' job ids
+            if isinstance(job, int):
+                self.update_job(job)
+            else:
+                self.model.update_job(job)
+
+    @Slot()
+    def _tick(self) -> None:
+        if self.running_job is not None:
+            row = self.model.row_of(self.running_job)
+            if row is not None:
+                last = len(COLUMNS) - 1
+                self.model.dataChanged.emit(self.model.index(row, 1), self.model.index(row, last))
+
     def job_ids(self) -> list[int]:
-        root = self.list.invisibleRootItem()
-        return [int(root.child(i).data(0, JobIdRole)) for i in range(root.childCount())]
+        return self.model.job_ids()
 
     def selected_job_id(self) -> int | None:
-        item = self.list.currentItem()
-        return None if item is None else int(item.data(0, JobIdRole))
+        index = self.list.currentIndex()
+        return None if not index.isValid() else int(index.data(JobIdRole))
 
     def select_job(self, job_id: int) -> None:
-        root = self.list.invisibleRootItem()
-        for i in range(root.childCount()):
-            if int(root.child(i).data(0, JobIdRole)) == job_id:
-                self.list.setCurrentItem(root.child(i))
+        row = self.model.row_of(job_id)
+        if row is not None:
+            self.list.setCurrentIndex(self.model.index(row, 0))
 
     # ---- actions -------------------------------------------------------------------------
     def _act(self, action: Any, *args: Any) -> None:
@@ -137,6 +182,13 @@ class QueuePanel(QWidget):
                 self.message.emit(f"job {args[0]}: {result}")
             self.session.wake_worker()  # a retried job or a resumed queue starts now
         self.refresh()
+
+    @Slot(int)
+    def set_newest_first(self, index: int) -> None:
+        """Newest first shows the queue backwards: dragging (which places a job by the rows
+        above it) is for queue order only; Up and Down work in both."""
+        self.model.set_newest_first(index == 1)
+        self.list.setDragEnabled(index == 0)
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:
@@ -205,13 +257,15 @@ class QueuePanel(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat(f"job {job.id}: loading %p%")
-        self.refresh()
+        self.clear_preview("loading...")
+        self.update_job(job.id)
 
     @Slot(object, int, int, object)
     def on_step(self, job: Job, done: int, total: int, image: QImage | None) -> None:
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         self.progress.setFormat(f"job {job.id}: step {done}/{total}")
+        self.model.set_progress(job.id, done, total)
         if image is not None and not image.isNull():
             pixmap = QPixmap.fromImage(image).scaled(
                 PREVIEW_PX,
@@ -237,11 +291,10 @@ class QueuePanel(QWidget):
     def _finished(self, job: Job, text: str) -> None:
         self.running_job = None
         self.progress.setFormat(text)
+        self.clear_preview("no job running")
         self.message.emit(text)
-        self.refresh()
+        self.update_job(job.id)
 
-
-def _columns(job: Job) -> list[str]:
-    prompt = job.request.prompt.replace("\n", " ")
-    message = job.error_message or ("cancelling..." if job.cancel_requested else "")
-    return [str(job.id), job.status, job.request.task, job.request.model, prompt[:80], message]
+    def clear_preview(self, text: str) -> None:
+        self.preview.clear()
+        self.preview.setText(text)

@@ -94,6 +94,13 @@ def test_a_two_by_two_sweep_makes_a_grid(running_window: MainWindow, qtbot) -> N
     cells = [window.session.jobs.get(j).request for row in grid.job_ids for j in row]
     assert [(c.cfg_scale, c.steps) for c in cells] == [(3.0, 1), (7.0, 1), (3.0, 2), (7.0, 2)]
     assert {c.seed for c in cells} == {5}
+    # the grid is kept in the history, linked to its cells, and open in the viewer
+    qtbot.waitUntil(lambda: window.history.viewer is not None, timeout=10_000)
+    grid_output = window.history.selected_output_id()
+    stored = window.session.library.runs.get_output(grid_output)
+    cell_outputs = {o.id for o in window.session.library.runs.list_outputs()} - {grid_output}
+    assert stored is not None and set(stored.parent_ids) == cell_outputs
+    assert window.history.viewer.isVisible() and window.history.viewer.after_path == path
 
 
 def test_a_bad_axis_is_a_message(window: MainWindow, qtbot) -> None:

@@ -25,7 +25,7 @@ def test_generate_queue_gallery_inspector_reproduce(running_window: MainWindow, 
     # the queue shows the job done and the gallery the new image
     qtbot.waitUntil(lambda: window.session.jobs.get(job.id).status == "done")
     window.queue.refresh()
-    assert window.queue.list.topLevelItem(0).text(1) == "done"
+    assert window.queue.model.text(0, 1) == "done"
     qtbot.waitUntil(lambda: window.history.model.rowCount() == 1)
     assert window.history.select_output(output_id)
     assert window.inspector.output is not None and window.inspector.output.id == output_id

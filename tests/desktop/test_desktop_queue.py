@@ -34,7 +34,7 @@ def test_cancel_a_queued_job_and_retry_it(window: MainWindow, qtbot) -> None:
     window.queue.select_job(ids[1])
     qtbot.mouseClick(_button(window.queue, "Cancel"), Qt.MouseButton.LeftButton)
     assert window.session.jobs.get(ids[1]).status == "cancelled"
-    assert window.queue.list.topLevelItem(1).text(1) == "cancelled"
+    assert window.queue.model.text(1, 1) == "cancelled"
     qtbot.mouseClick(_button(window.queue, "Retry"), Qt.MouseButton.LeftButton)
     assert window.session.jobs.get(ids[1]).status == "queued"
     # cancelling a finished job is refused with a message, not an error
@@ -63,9 +63,9 @@ def test_cancel_the_running_job_and_see_a_failure(running_window: MainWindow, qt
     with qtbot.waitSignal(bridge.jobFailed, timeout=30_000):
         (bad,) = window.generate.queue_jobs(1)
     window.queue.refresh()
-    window.queue.select_job(bad.id)
-    item = window.queue.list.currentItem()
-    assert item.text(1) == "failed" and "no-such-model" in item.text(5)
+    row = window.queue.model.row_of(bad.id)
+    assert window.queue.model.text(row, 1) == "FAILED"
+    assert "no-such-model" in window.queue.model.text(row, 4)  # the message in the prompt's place
 
 
 def test_pause_and_resume(window: MainWindow, qtbot) -> None:
@@ -87,14 +87,14 @@ def _drop(panel, job_id: int, before_row: int) -> None:
     from PySide6.QtCore import QPointF
     from PySide6.QtGui import QDropEvent
 
-    tree = panel.list
+    tree, model = panel.list, panel.model
     panel.select_job(job_id)
-    mime = tree.mimeData([tree.currentItem()])
-    if before_row < tree.topLevelItemCount():
-        rect = tree.visualItemRect(tree.topLevelItem(before_row))
+    mime = model.mimeData([tree.currentIndex()])
+    if before_row < model.rowCount():
+        rect = tree.visualRect(model.index(before_row, 0))
         pos = QPointF(rect.center().x(), rect.top() + 1)
     else:
-        last = tree.visualItemRect(tree.topLevelItem(tree.topLevelItemCount() - 1))
+        last = tree.visualRect(model.index(model.rowCount() - 1, 0))
         pos = QPointF(last.center().x(), last.bottom() + 20)
     event = QDropEvent(
         pos, Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton,
