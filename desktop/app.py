@@ -69,6 +69,9 @@ def launch(args: Any) -> int:
         return 1
     window.show()
     QTimer.singleShot(0, window.session.start_worker)
+    image = getattr(args, "image", None)
+    if image is not None:  # opened from a file manager: the same import as a drop
+        QTimer.singleShot(0, lambda: window.import_file(Path(image)))
     if getattr(args, "demo", False):
         from desktop.demo import DemoGrid
 

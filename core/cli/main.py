@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from core import __version__
 from core.errors import AtelierError, BadInput
+from core.version import VersionAction
 
 TASK_CHOICES = ("text2img", "img2img", "inpaint", "upscale", "depth")
 
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Batch Stable Diffusion that keeps every image reproducible. "
         "With no command, opens the desktop window.",
     )
-    parser.add_argument("--version", action="version", version=f"atelier {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     home_help = "library folder (default: $ATELIER_HOME, else the user data folder)"
     parser.add_argument("--home", type=Path, help=home_help)
     # --home is also accepted after the command: `atelier generate --home DIR ...`
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_import.add_parser(sub)
     cmd_grid.add_parser(sub)
     gui = sub.add_parser("gui", help="open the desktop window")
+    gui.add_argument("image", nargs="?", type=Path, help="an image whose settings to load")
     gui.add_argument(
         "--smoke-test",
         type=Path,
