@@ -80,6 +80,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 # ---- models --------------------------------------------------------------------------------
 def cmd_models(args: argparse.Namespace) -> int:
+    if args.models_command == "download":
+        from core.cli import cmd_models_download
+
+        return cmd_models_download.run(args)
     with _library(args) as library:
         action = args.models_command
         if action == "add":

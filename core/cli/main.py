@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("name")
     rem = msub.add_parser("remove", help="forget a model variant (its files stay)")
     rem.add_argument("name")
+    from core.cli import cmd_models_download
+
+    cmd_models_download.add_parser(msub)
 
     hist = sub.add_parser("history", help="outputs made so far")
     hsub = hist.add_subparsers(dest="history_command", metavar="ACTION", required=True)
