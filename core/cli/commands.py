@@ -49,6 +49,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from core.cli import cmd_grid
 
         return cmd_grid.run(args)
+    if args.command == "desktop-entry":
+        from core.cli import cmd_desktop_entry
+
+        return cmd_desktop_entry.run(args)
     if args.command == "reproduce":
         from core.cli import cmd_reproduce
 

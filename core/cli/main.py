@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_reproduce.add_parser(sub)
     cmd_import.add_parser(sub)
     cmd_grid.add_parser(sub)
+    from core.cli import cmd_desktop_entry
+
+    cmd_desktop_entry.add_parser(sub)
     gui = sub.add_parser("gui", help="open the desktop window")
     gui.add_argument("image", nargs="?", type=Path, help="an image whose settings to load")
     gui.add_argument(
