@@ -34,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from core.cli.main import home_dir
     from core.library import Library
+    from core.models.http_transfer import size_text
     from core.models.hub_download import download, download_file, plan_download
     from core.models.variants import add_variant
 
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 )
                 print(
                     f"{source} at {plan.commit[:12]}: {len(plan.files)} files, "
-                    f"{_size(plan.total_bytes)} ({len(plan.skipped)} files not needed are left)"
+                    f"{size_text(plan.total_bytes)} ({len(plan.skipped)} files not needed are left)"
                 )
                 folder = download(plan, on_progress=bar)
                 bar.finish()
@@ -103,7 +104,7 @@ class DownloadBar:
         if not complete and now - self._last < (0.25 if self.tty else 3.0):
             return
         self._last = now
-        self.stream.write(("\r" if self.tty else "") + progress_text(event))
+        self.stream.write(("\r" if self.tty else "") + event.describe())
         self.stream.write("\033[K" if self.tty else "\n")
         self.stream.flush()
         self._shown = True
@@ -113,22 +114,3 @@ class DownloadBar:
             self.stream.write("\n")
             self.stream.flush()
         self._shown = False
-
-
-def progress_text(event: Any) -> str:
-    """'1.2 GB / 2.0 GB (60%) 35.1 MB/s, 0:23 left: unet/diffusion_pytorch_model.safetensors'"""
-    total = event.total_bytes
-    share = f" ({100 * event.done_bytes // total}%)" if total else ""
-    of = f" / {_size(total)}" if total else ""
-    eta = event.eta_s
-    left = f", {int(eta) // 60}:{int(eta) % 60:02d} left" if eta is not None else ""
-    speed = f"{_size(event.bytes_per_s)}/s"
-    return f"{_size(event.done_bytes)}{of}{share} {speed}{left}: {event.file}"
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"  # pragma: no cover
