@@ -122,6 +122,7 @@ def transfer(
                 digest.update(block)
                 have += len(block)
         meter.skip(have)
+    partial.touch()  # an empty file has no bytes to append, but must still arrive
     failures = 0
     while size is None or have < size:
         try:

@@ -63,6 +63,7 @@ def tiny_sd_repo(resources: Path) -> FakeRepo:
         "vae/diffusion_pytorch_model.safetensors"
     ]
     files["README.md"] = b"# tiny\n"
+    files["vae/empty.json"] = b""  # an empty file arrives too
     files["v1-inference.ckpt"] = b"pickled" * 100
     return FakeRepo(commit="c0ffee" + "0" * 34, files=files)
 

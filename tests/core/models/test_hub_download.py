@@ -67,6 +67,7 @@ def test_download_fetches_only_the_pipeline_registers_it_and_it_generates(
     assert not fetched & set(never)
     snapshot = repo_cache_dir(REPO) / "snapshots" / hub.repos[REPO].commit
     assert (snapshot / UNET).is_symlink()
+    assert (snapshot / "vae" / "empty.json").read_bytes() == b""
     assert (repo_cache_dir(REPO) / "refs" / "main").read_text() == hub.repos[REPO].commit
 
     assert main(["--home", home, "models", "list", "--json"]) == 0
