@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -89,3 +90,24 @@ def test_the_window_smoke_test_runs_from_the_wheel_alone(installed: Path, tmp_pa
     assert done.returncode == 0, done.stderr[-3000:]
     with Image.open(tmp_path / "shot.png") as shot:
         assert shot.width >= 800
+
+
+def test_the_sdist_carries_the_resources_and_the_packaging_files(tmp_path: Path) -> None:
+    build = subprocess.run(
+        [sys.executable, "-c",
+         f"from setuptools import build_meta; build_meta.build_sdist({str(tmp_path)!r})"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr[-3000:]
+    (sdist,) = tmp_path.glob("atelier-*.tar.gz")
+    with tarfile.open(sdist) as tf:
+        names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
+    for needed in (
+        "core/resources/models/demo-sd/unet/diffusion_pytorch_model.safetensors",
+        "core/resources/tokenizers/clip/merges.txt",
+        "core/resources/desktop/io.github.atelier.Atelier.desktop",
+        "core/resources/icons/atelier.svg",
+        "packaging/atelier.spec",
+        "docs/packaging.md",
+    ):
+        assert needed in names, needed
