@@ -264,7 +264,7 @@ def _http_error(exc: urllib.error.HTTPError, what: str, url: str, token: str | N
     detail = exc.headers.get("X-Error-Message", "") if exc.headers else ""
     login = "log in with `hf auth login` or set HF_TOKEN (Atelier never stores the token)"
     if code == "GatedRepo":
-        page = url.split("/resolve/")[0].split("/api/models/")[-1].split("/revision/")[0]
+        page = url.split("/resolve/")[0].split("/revision/")[0].replace("/api/models/", "/")
         return ModelError(
             f"{what}: a gated repository; accept its conditions on its hub page "
             f"({page}) with your account, then "

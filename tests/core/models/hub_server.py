@@ -2,7 +2,7 @@
 
 `GET /api/models/ORG/NAME/revision/REV?blobs=true` answers the file list (with sizes, blob ids
 and LFS sha256s) and `GET /ORG/NAME/resolve/REV/PATH` the bytes, honouring `Range`. A missing
-repository is a 404, a gated one without the right token a 401, each with the hub's
+repository is a 404, a gated one's files without the right token a 401, each with the hub's
 `X-Error-Code`. A path in `drop_once` is cut off halfway through its first transfer, as a
 dropped connection would. Every request is logged as (method, path, Range header).
 """
@@ -85,18 +85,20 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._error(404, "EntryNotFound")
 
-    def _repo(self, repo_id: str) -> FakeRepo | None:
+    def _repo(self, repo_id: str, files: bool = True) -> FakeRepo | None:
+        """The repository; a gated one's files only with the token (its file list is public,
+        as on the hub)."""
         repo = self.hub.repos.get(repo_id)
         if repo is None:
             self._error(404, "RepoNotFound")
             return None
-        if repo.gated and self.headers.get("Authorization") != f"Bearer {GOOD_TOKEN}":
+        if files and repo.gated and self.headers.get("Authorization") != f"Bearer {GOOD_TOKEN}":
             self._error(401, "GatedRepo")
             return None
         return repo
 
     def _info(self, repo_id: str, revision: str) -> None:
-        repo = self._repo(repo_id)
+        repo = self._repo(repo_id, files=False)
         if repo is None:
             return
         if revision not in ("main", repo.commit):

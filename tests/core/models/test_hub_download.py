@@ -149,6 +149,7 @@ def test_a_gated_repository_needs_the_users_token(
     assert main(["--home", home, "models", "download", "tests/gated"]) == 1
     err = capsys.readouterr().err
     assert "gated repository" in err and "hf auth login" in err
+    assert f"({hub.url}/tests/gated)" in err  # the page where its conditions are accepted
     monkeypatch.setenv("HF_TOKEN", GOOD_TOKEN)
     assert main(["--home", home, "models", "download", "tests/gated"]) == 0
     assert "added gated" in capsys.readouterr().out
