@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast lint bench clean
+.PHONY: setup run test test-fast lint bench bundle clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,13 @@ test-fast: setup
 
 bench: setup
 	$(PY) -m bench.run
+
+# A one-folder bundle for machines without Python (dist/atelier), then its check: a copy moved
+# elsewhere renders the demo and opens the window. Slow (see docs/packaging.md), not in `test`.
+bundle: setup
+	$(PY) -m pip install -q "pyinstaller>=6.10"
+	$(VENV)/bin/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/atelier.spec
+	sh packaging/check_bundle.sh dist/atelier
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

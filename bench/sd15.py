@@ -129,7 +129,7 @@ def _text_encoder() -> Any:
 def _tokenizer() -> Any:
     from transformers import CLIPTokenizer
 
-    folder = ROOT / "resources" / "tokenizers" / "clip"
+    folder = ROOT / "core" / "resources" / "tokenizers" / "clip"
     return CLIPTokenizer(
         str(folder / "vocab.json"),
         str(folder / "merges.txt"),

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 
 def resources_dir() -> Path:
-    """The `resources/` folder shipped beside the packages (`ATELIER_RESOURCES` overrides)."""
+    """The shipped resources (the demo model's weights, the CLIP tokenizer): the `resources`
+    folder inside the `core` package, found by `importlib.resources` wherever it is installed
+    (a checkout, a wheel, a bundle). `ATELIER_RESOURCES` points elsewhere, for development."""
     override = os.environ.get("ATELIER_RESOURCES")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "resources"
+    if override:
+        return Path(override).expanduser()
+    return Path(str(files("core").joinpath("resources")))
 
 
 def user_cache_dir() -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.main_window import MainWindow
@@ -48,6 +49,10 @@ def application() -> QApplication:
     app = QApplication(sys.argv[:1])
     app.setApplicationName("Atelier")
     app.setOrganizationName("Atelier")
+    app.setDesktopFileName("io.github.atelier.Atelier")  # the desktop entry, on Wayland
+    from core.paths import resources_dir
+
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "atelier-256.png")))
     return app
 
 
@@ -69,6 +74,9 @@ def launch(args: Any) -> int:
         return 1
     window.show()
     QTimer.singleShot(0, window.session.start_worker)
+    image = getattr(args, "image", None)
+    if image is not None:  # opened from a file manager: the same import as a drop
+        QTimer.singleShot(0, lambda: window.import_file(Path(image)))
     if getattr(args, "demo", False):
         from desktop.demo import DemoGrid
 

@@ -1,4 +1,5 @@
-"""The `atelier` console script: the core's command line, with the desktop window plugged in."""
+"""The `atelier` console script: the core's command line, with the desktop window plugged in;
+and `atelier-gui`, the windowed launcher a desktop entry starts (`atelier-gui [IMAGE]`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desktop import launch
 
     return cli_main(argv, gui=launch)
+
+
+def gui_main(argv: Sequence[str] | None = None) -> int:
+    """`atelier gui` with the launcher's arguments: an image opened from a file manager loads
+    its settings into the window."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return main(["gui", *args])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,7 @@
 """Convert OpenAI's CLIP BPE vocabulary into the files a CLIPTokenizer loads.
 
 The source file `bpe_simple_vocab_16e6.txt.gz` (MIT licence, OpenAI) ships inside the PyPI
-package `openai-clip` (folder `clip/`). The result lives in `resources/tokenizers/clip/` and is
+package `openai-clip` (folder `clip/`). The result lives in `core/resources/tokenizers/clip/` and is
 what every built-in demo model uses, so nothing is fetched from a model hub.
 
     python packaging/build_clip_tokenizer.py PATH/TO/bpe_simple_vocab_16e6.txt.gz
@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "resources" / "tokenizers" / "clip"
+OUT = Path(__file__).resolve().parent.parent / "core" / "resources" / "tokenizers" / "clip"
 
 
 def bytes_to_unicode() -> dict[int, str]:

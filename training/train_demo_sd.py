@@ -1,6 +1,6 @@
 """Train `demo:sd` from scratch on the procedural shapes and write it as a diffusers folder.
 
-    .venv/bin/python -m training.train_demo_sd [--out resources/models/demo-sd] [--seed 0]
+    .venv/bin/python -m training.train_demo_sd [--out core/resources/models/demo-sd] [--seed 0]
 
 Four stages, each cached under `--work` (so a stage can be re-run alone with `--from`):
 
@@ -663,7 +663,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--out", type=Path, default=Path("resources/models/demo-sd"))
+    parser.add_argument("--out", type=Path, default=Path("core/resources/models/demo-sd"))
     parser.add_argument("--work", type=Path, default=Path("training/.work"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stop-after", choices=["text", "vae"], default=None)

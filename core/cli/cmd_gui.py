@@ -14,6 +14,7 @@ from core.cli.options import Subparsers, set_handler
 
 def add_parser(sub: Subparsers) -> None:
     gui = sub.add_parser("gui", help="open the desktop window")
+    gui.add_argument("image", nargs="?", type=Path, help="an image whose settings to load")
     gui.add_argument(
         "--smoke-test",
         type=Path,

@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from core import __version__
 from core.cli import (
     cmd_batch,
     cmd_demo,
+    cmd_desktop_entry,
     cmd_generate,
     cmd_grid,
     cmd_gui,
@@ -29,6 +29,7 @@ from core.cli import (
 )
 from core.cli.options import HOME_HELP, VERBOSE_HELP, Subparsers
 from core.errors import AtelierError, BadInput
+from core.version import VersionAction
 
 
 class Command(Protocol):
@@ -46,6 +47,7 @@ COMMANDS: list[Command] = [
     cmd_reproduce,
     cmd_import,
     cmd_grid,
+    cmd_desktop_entry,
     cmd_gui,
 ]
 
@@ -58,7 +60,7 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
         description="Batch Stable Diffusion that keeps every image reproducible. "
         "With no command, opens the desktop window.",
     )
-    parser.add_argument("--version", action="version", version=f"atelier {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     parser.add_argument("--home", type=Path, help=HOME_HELP)
     parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     parser.set_defaults(func=cmd_gui.run, runs_engine=False)

@@ -2,7 +2,7 @@
 
 `demo:sd` is a small model really trained (by `training/train_demo_sd.py`) to draw one shape in
 one colour on a background of another: "a red circle on a blue background" gives that. Its
-weights ship in `resources/models/demo-sd` in float16 (12 MB); the demo folder holds them as
+weights ship in `core/resources/models/demo-sd` in float16 (12 MB); the demo folder holds them as
 float32, like any checkpoint a user would point Atelier at.
 
 The other demo models are standard diffusers folders with small random weights that keep the
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from core.models.fingerprint import FingerprintCache
 
 DEMO_VERSION = 1
-TRAINED_SD = "models/demo-sd"  # under resources/
+TRAINED_SD = "models/demo-sd"  # under core/resources/
 DEMO_MODELS: tuple[str, ...] = (
     "demo:sd",
     "demo:sd-inpaint",
@@ -283,7 +283,7 @@ def _sd() -> Any:
     if not (folder / "model_index.json").is_file():
         raise ModelError(
             f"{folder}: the trained demo:sd weights are missing; expected a diffusers folder "
-            "(restore resources/ from the repository, or run python -m training.train_demo_sd)"
+            "(restore core/resources/ from the repository, or run python -m training.train_demo_sd)"
         )
     return StableDiffusionPipeline.from_pretrained(
         str(folder), local_files_only=True, torch_dtype=torch.float32

@@ -81,7 +81,24 @@ def _load(
         return cls.from_single_file(
             str(path), config=str(config), local_files_only=True, torch_dtype=dtype, **kwargs
         )
+    variant = weights_variant(path)
+    if variant is not None:
+        kwargs = {**kwargs, "variant": variant}
     return cls.from_pretrained(str(path), local_files_only=True, torch_dtype=dtype, **kwargs)
+
+
+def weights_variant(folder: Path) -> str | None:
+    """The weights variant of a folder holding only variant files for some component (as
+    `atelier models download --variant fp16` leaves it): diffusers loads those only when told."""
+    import re
+
+    pattern = re.compile(r"^[\w-]+?\.(\w+)(?:-\d+-of-\d+)?\.safetensors$")
+    for component in sorted(p for p in folder.iterdir() if p.is_dir()):
+        names = [p.name for p in component.glob("*.safetensors")]
+        tagged = [m[1] for m in map(pattern.match, names) if m]
+        if tagged and len(tagged) == len(names):
+            return tagged[0]
+    return None
 
 
 def load_vae(path: Path, *, config: Path | None = None, torch_dtype: Any = None) -> Any:

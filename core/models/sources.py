@@ -1,6 +1,7 @@
 """Where a model's files come from: a built-in demo, a hub id, a local folder or one weights file.
 
-Nothing is ever downloaded: a hub id is only read from the local Hugging Face cache.
+Nothing is downloaded here: a hub id is only read from the local Hugging Face cache
+(`core.models.hub_download`, `atelier models download`, fills it).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def hub_snapshot(repo_id: str, revision: str | None = None) -> Path:
         rev = f" --revision {revision}" if revision else ""
         raise ModelError(
             f"{ref}: not in the local Hugging Face cache ({cache}); download it first with "
-            f"`hf download {repo_id}{rev}` on a machine with network (or point HF_HUB_CACHE at "
-            "a cache that has it)"
+            f"`atelier models download {repo_id}{rev}` (or `hf download {repo_id}{rev}`), or "
+            "point HF_HUB_CACHE at a cache that has it"
         ) from exc
     return Path(folder)

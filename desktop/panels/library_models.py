@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
@@ -43,7 +44,8 @@ class ModelsTab(QWidget):
         buttons = QHBoxLayout()
         for text, slot in (
             ("Add file...", self.add_file_dialog), ("Add folder...", self.add_folder_dialog),
-            ("Add hub id...", self.add_hub_dialog), ("Verify", self.verify_selected),
+            ("Add hub id...", self.add_hub_dialog),
+            ("From Hugging Face...", self.download_dialog), ("Verify", self.verify_selected),
         ):  # fmt: skip
             button = QPushButton(text)
             button.clicked.connect(slot)
@@ -96,6 +98,16 @@ class ModelsTab(QWidget):
             self.message.emit(f"{hub_id}: not a hub id (expected org/name or org/name@revision)")
             return
         self._ask_name(hub_id, hub_name(hub_id))
+
+    @Slot()
+    def download_dialog(self) -> QDialog:
+        """Download a model from the hub (progress, cancel), then add it."""
+        from desktop.hub_dialog import HubDownloadDialog
+
+        dialog = HubDownloadDialog(self.session.library, self)
+        dialog.added.connect(lambda text: self._done("", text, changed=True))
+        dialog.open()
+        return dialog
 
     def _ask_name(self, path: str, suggested: str | None = None) -> None:
         if suggested is None:

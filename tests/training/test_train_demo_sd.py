@@ -86,7 +86,7 @@ def test_a_unet_trained_on_the_shipped_parts_with_the_prompt_in_its_time_embeddi
     UNet that pools the prompt into its timestep embedding; the folder still runs in the app."""
     import json
 
-    shipped = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo-sd"
+    shipped = Path(__file__).resolve().parents[2] / "core" / "resources" / "models" / "demo-sd"
     out = tmp_path / "out"
     argv = ["--from", "unet", "--parts-from", str(shipped), "--text-time", "--threads", "1"]
     argv += ["--unet-steps", "2", "--unet-batch", "4", "--unet-images", "32"]
@@ -104,9 +104,9 @@ def test_a_unet_trained_on_the_shipped_parts_with_the_prompt_in_its_time_embeddi
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (["--parts-from", "resources/models/demo-sd"], "--parts-from needs --from unet"),
+        (["--parts-from", "core/resources/models/demo-sd"], "--parts-from needs --from unet"),
         (["--from", "unet", "--parts-from", "nowhere"], "nowhere has no text_encoder/config.json"),
-        (["--from", "unet", "--text-from", "resources/models/demo-sd"], "needs --from text"),
+        (["--from", "unet", "--text-from", "core/resources/models/demo-sd"], "needs --from text"),
         (["--text-from", "nowhere"], "--text-from: nowhere has no text_encoder/config.json"),
         (["--vae-from", "nowhere"], "--vae-from: nowhere has no vae/config.json"),
     ],
@@ -156,7 +156,7 @@ def test_role_tokens_put_one_role_per_position_after_the_prompt(tmp_path: Path) 
 def test_role_tokens_from_the_shipped_encoder_and_vae(tmp_path: Path) -> None:
     """`--text-from` and `--vae-from` (how the shipped model was made from the one before it):
     the role phase goes on from that encoder, the VAE is that one byte for byte; it runs."""
-    shipped = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo-sd"
+    shipped = Path(__file__).resolve().parents[2] / "core" / "resources" / "models" / "demo-sd"
     out = tmp_path / "out"
     argv = ["--text-from", str(shipped), "--vae-from", str(shipped)]
     argv += ["--threads", "1", "--role-steps", "2", "--role-lr", "1e-2"]

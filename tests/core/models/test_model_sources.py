@@ -139,4 +139,4 @@ def test_hub_id_missing_from_the_cache_says_how_to_get_it(hf_cache: Path) -> Non
     message = str(missing.value)
     assert message.startswith("atelier-test/not-downloaded: not in the local Hugging Face cache")
     assert str(hf_cache) in message
-    assert "download it first" in message
+    assert "download it first with `atelier models download atelier-test/not-downloaded`" in message
