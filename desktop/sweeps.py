@@ -11,7 +11,6 @@ from PySide6.QtCore import QObject, Signal, Slot
 from desktop.background import run_in_background
 
 if TYPE_CHECKING:
-    from core.library import Library
     from core.queue.jobs import Job
     from core.queue.sweep import Axis, Grid
     from core.request import GenerationRequest
@@ -69,11 +68,11 @@ class Sweeps(QObject):
         self.pending.discard(grid_id)
         self.assembling.add(grid_id)
         library = self.session.library
-        from core.queue.sweep import assemble_grid
+        from core.queue.sweep import assemble_grid, keep_grid_in_history
 
         def assemble() -> tuple[Path, int]:
             path = assemble_grid(library, grid_id)
-            return path, record_grid(library, grid_id, path)
+            return path, keep_grid_in_history(library, grid_id, path)
 
         run_in_background(
             assemble,
@@ -96,45 +95,6 @@ class Sweeps(QObject):
     def _not_assembled(self, grid_id: int, error: str) -> None:
         self.assembling.discard(grid_id)
         self.message.emit(f"grid {grid_id}: could not assemble: {error}")
-
-
-def record_grid(library: Library, grid_id: int, path: Path) -> int:
-    """Keep the grid image in the history as an output whose parents are its cells' outputs
-    (the inspector's lineage links them); returns its output id."""
-    import hashlib
-    import json
-
-    from PIL import Image
-
-    from core.formats.png import read_png_text
-    from core.library.entities import NewAsset, NewOutput
-    from core.queue.sweep import GRID_CHUNK, load_grid
-    from core.records import pixel_sha256
-
-    grid = load_grid(library, grid_id)
-    meta = json.loads(read_png_text(path).get(GRID_CHUNK, "{}"))
-    cells = [cell["output_id"] for row in meta.get("cells", []) for cell in row]
-    axes = grid.x.name + (f" x {grid.y.name}" if grid.y else "")
-    data = path.read_bytes()
-    stored = library.store.put_bytes(data, "png")
-    with Image.open(path) as image:
-        pixels, size = pixel_sha256(image), image.size
-    first = library.runs.get_output(cells[0]) if cells else None
-    model = json.loads(first.record_json).get("request", {}).get("model", "") if first else ""
-    request = {"task": "grid", "model": model, "prompt": f"sweep grid {grid_id}: {axes}"}
-    request_json = json.dumps(request, sort_keys=True)
-    relpath = str(stored.path.relative_to(library.store.root))
-    output = NewOutput(
-        asset=NewAsset(stored.sha256, relpath, stored.size, "png", "output", *size),
-        path=str(path), image_index=0, seed=first.seed if first else 0, pixel_sha256=pixels,
-        record_json=json.dumps({"request": request, "grid": meta}), parent_ids=tuple(cells),
-    )  # fmt: skip
-    project = library.projects.get_or_create(first.project if first else "default")
-    digest = hashlib.sha256(request_json.encode()).hexdigest()
-    _, [output_id] = library.runs.record_run(
-        project.id, None, request_json, digest, "{}", "{}", [output]
-    )
-    return output_id
 
 
 def _grid_of(job: Job) -> int | None:

@@ -46,9 +46,9 @@ def add_parser(sub: Subparsers) -> None:
     rem = msub.add_parser("remove", help="forget a model variant (its files stay)")
     rem.add_argument("name")
     set_action(rem, _remove)
-    from core.cli import cmd_models_download
+    from core.cli import models_download
 
-    cmd_models_download.add_parser(msub)
+    models_download.add_parser(msub)
 
 
 def run(args: argparse.Namespace) -> int:

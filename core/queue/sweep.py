@@ -188,6 +188,46 @@ def assemble_grid(library: Library, grid_id: int, path: Path | None = None) -> P
     return target
 
 
+def keep_grid_in_history(library: Library, grid_id: int, path: Path) -> int:
+    """Keep the grid image in the history as an output whose parents are its cells' outputs
+    (the inspector's lineage links them); returns its output id. Its record is the grid's
+    chunk and a request of task "grid": it shows in the history, it does not run again."""
+    import hashlib
+    import json
+
+    from PIL import Image
+
+    from core.formats.png import read_png_text
+    from core.library.entities import NewAsset, NewOutput
+    from core.provenance import ProvenanceRecord
+    from core.records import pixel_sha256
+
+    grid = load_grid(library, grid_id)
+    meta = json.loads(read_png_text(path).get(GRID_CHUNK, "{}"))
+    cells = [cell["output_id"] for row in meta.get("cells", []) for cell in row]
+    axes = grid.x.name + (f" x {grid.y.name}" if grid.y else "")
+    data = path.read_bytes()
+    stored = library.store.put_bytes(data, "png")
+    with Image.open(path) as image:
+        pixels, size = pixel_sha256(image), image.size
+    first = library.runs.get_output(cells[0]) if cells else None
+    model = ProvenanceRecord.request_fields(first.record_json).get("model", "") if first else ""
+    request = {"task": "grid", "model": model, "prompt": f"sweep grid {grid_id}: {axes}"}
+    request_json = json.dumps(request, sort_keys=True)
+    relpath = str(stored.path.relative_to(library.store.root))
+    output = NewOutput(
+        asset=NewAsset(stored.sha256, relpath, stored.size, "png", "output", *size),
+        path=str(path), image_index=0, seed=first.seed if first else 0, pixel_sha256=pixels,
+        record_json=json.dumps({"request": request, "grid": meta}), parent_ids=tuple(cells),
+    )  # fmt: skip
+    project = library.projects.get_or_create(first.project if first else "default")
+    digest = hashlib.sha256(request_json.encode()).hexdigest()
+    _, [output_id] = library.runs.record_run(
+        project.id, None, request_json, digest, "{}", "{}", [output]
+    )
+    return output_id
+
+
 def grid_pending(library: Library, grid_id: int) -> list[int]:
     """The grid's jobs that are not done yet."""
     grid = load_grid(library, grid_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -127,19 +126,17 @@ class HistoryModel(QAbstractListModel):
 
 def _caption(output: Output) -> str:
     """Under a thumbnail: the prompt's first words and the seed (the view elides the rest)."""
-    try:
-        prompt = str(json.loads(output.record_json).get("request", {}).get("prompt", ""))
-    except ValueError:
-        prompt = ""
+    from core.provenance import ProvenanceRecord
+
+    prompt = str(ProvenanceRecord.request_fields(output.record_json).get("prompt", ""))
     words = " ".join(prompt.split()[:4]) or f"#{output.id}"
     return f"{words}\nseed {output.seed}"
 
 
 def _summary(output: Output) -> str:
-    try:
-        request = json.loads(output.record_json).get("request", {})
-    except ValueError:
-        request = {}
+    from core.provenance import ProvenanceRecord
+
+    request = ProvenanceRecord.request_fields(output.record_json)
     return (
         f"#{output.id} {request.get('task', '?')} {request.get('model', '?')} "
         f"seed {output.seed}\n{request.get('prompt', '')[:200]}"

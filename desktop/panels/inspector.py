@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import BadInput
+from core.provenance import ProvenanceRecord
 from core.request import GenerationRequest
 from desktop.background import run_in_background
 from desktop.elided_label import ElidedLabel
@@ -47,7 +49,7 @@ class InspectorPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.output: Output | None = None
-        self.record: dict[str, Any] = {}
+        self.record: ProvenanceRecord | None = None  # None: no readable Atelier record
         self.image = QLabel()
         self.image.setFixedSize(IMAGE_PX, IMAGE_PX)
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -99,10 +101,10 @@ class InspectorPanel(QWidget):
             return
         self.output = output
         try:
-            self.record = json.loads(output.record_json)
-        except ValueError:
-            self.record = {}
-        request = self.record.get("request", {})
+            self.record = ProvenanceRecord.from_json(output.record_json)
+        except BadInput:
+            self.record = None  # a grid kept in the history, or a damaged record
+        request = ProvenanceRecord.request_fields(output.record_json)
         self.title.setText(
             f"<b>Output #{output.id}</b> (run {output.run_id}, project {output.project})<br>"
             f"{output.created_at:%Y-%m-%d %H:%M:%S}"
@@ -129,7 +131,7 @@ class InspectorPanel(QWidget):
         """Outputs were deleted: clear the inspector if it showed one of them."""
         if self.output is None or self.output.id not in output_ids:
             return
-        self.output, self.record = None, {}
+        self.output, self.record = None, None
         self.title.setText("select an output in the gallery")
         self.file_name.setText("")
         for label in (self.image, self.lineage, self.verdict):
@@ -139,15 +141,10 @@ class InspectorPanel(QWidget):
             button.setEnabled(False)
 
     def recorded_request(self) -> GenerationRequest | None:
-        data = self.record.get("request")
-        if not isinstance(data, dict):
-            self.message.emit("this output has no recorded request")
+        if self.record is None:
+            self.message.emit("this output has no Atelier record to run again")
             return None
-        try:
-            return GenerationRequest.from_dict(data)
-        except Exception as exc:
-            self.message.emit(f"the recorded request cannot be read: {exc}")
-            return None
+        return self.record.request
 
     # ---- actions -------------------------------------------------------------------------
     @Slot()
@@ -210,7 +207,8 @@ class InspectorPanel(QWidget):
             return
         text = _parameters_text(self.output.path)
         if text is None:
-            text = json.dumps(self.record.get("request", {}), indent=1, sort_keys=True)
+            request = self.record.request.to_dict() if self.record is not None else {}
+            text = json.dumps(request, indent=1, sort_keys=True)
         QGuiApplication.clipboard().setText(text)
         self.message.emit("parameters copied")
 
@@ -241,14 +239,14 @@ def verdict_text(report: ReproduceReport) -> str:
     return "<br>".join(lines)
 
 
-def _describe(request: dict[str, Any], record: dict[str, Any]) -> str:
+def _describe(request: dict[str, Any], record: ProvenanceRecord | None) -> str:
     lines = [f"{name}: {request[name]}" for name in SHOWN_FIELDS if request.get(name) is not None]
-    base = record.get("models", {}).get("base", {})
-    if base.get("fingerprint"):
-        lines.append(f"model fingerprint: {str(base['fingerprint'])[:16]}")
+    if record is None:
+        return "\n".join(lines)
+    lines.append(f"model fingerprint: {record.base.fingerprint[:16]}")
     lines.append("")
-    lines.append("environment:")
-    for key, value in sorted(record.get("environment", {}).items()):
+    lines.append(f"environment (record version {record.version}):")
+    for key, value in sorted(record.environment.items()):
         lines.append(f"  {key}: {value}")
     return "\n".join(lines)
 

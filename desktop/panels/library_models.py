@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
+    QMenu,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -42,14 +43,21 @@ class ModelsTab(QWidget):
         self.tree.setHeaderLabels(["Name", "Kind", "Fingerprint"])
         self.tree.setRootIsDecorated(False)
         buttons = QHBoxLayout()
+        add = QPushButton("Add model")  # a menu: the row stays narrow enough for 1280 px
+        menu = QMenu(add)
         for text, slot in (
-            ("Add file...", self.add_file_dialog), ("Add folder...", self.add_folder_dialog),
-            ("Add hub id...", self.add_hub_dialog),
-            ("From Hugging Face...", self.download_dialog), ("Verify", self.verify_selected),
-        ):  # fmt: skip
-            button = QPushButton(text)
-            button.clicked.connect(slot)
-            buttons.addWidget(button)
+            ("File (.safetensors)...", self.add_file_dialog),
+            ("Folder (diffusers)...", self.add_folder_dialog),
+            ("Hub id from the local cache...", self.add_hub_dialog),
+            ("From Hugging Face...", self.download_dialog),
+        ):
+            menu.addAction(text).triggered.connect(slot)
+        add.setMenu(menu)
+        verify = QPushButton("Verify")
+        verify.clicked.connect(self.verify_selected)
+        buttons.addWidget(add)
+        buttons.addWidget(verify)
+        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree, 1)
