@@ -18,6 +18,7 @@ from core.library.repositories import (
 )
 from core.library.runs import RunRepository
 from core.library.store import ContentStore
+from core.library.training_runs import TrainingRunRepository
 
 DATABASE_NAME = "library.sqlite"
 STORE_NAME = "store"
@@ -49,6 +50,7 @@ class Library:
         self.prompts = PromptRepository(sessions)
         self.seeds = SeedRepository(sessions)
         self.masks = MaskRepository(sessions)
+        self.training_runs = TrainingRunRepository(sessions)
 
     @classmethod
     def open(cls, home: Path) -> Library:
