@@ -28,8 +28,16 @@ EVAL_SEEDS = tuple(range(500, 508))
 IDENTIFIER = "zxq"
 
 
-def render_instances(folder: Path, count: int = 6, seed: int = 0) -> list[Path]:
-    """`count` instance images of the subject, cycling through the instance backgrounds."""
+def render_instances(
+    folder: Path,
+    count: int = 6,
+    seed: int = 0,
+    captions: bool = True,
+    identifier: str = IDENTIFIER,
+) -> list[Path]:
+    """`count` instance images of the subject, cycling through the instance backgrounds; with
+    `captions`, each gets a `name.txt` naming its background ("a zxq star on a yellow
+    background"), so what the images share is the subject and not the background."""
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,6 +56,9 @@ def render_instances(folder: Path, count: int = 6, seed: int = 0) -> list[Path]:
         )
         path = folder / f"subject-{i}.png"
         Image.fromarray(shapes.render(scene)).save(path)
+        if captions:
+            text = f"a {identifier} {SUBJECT[0]} on a {scene.background} background"
+            path.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
         paths.append(path)
     return paths
 

@@ -53,6 +53,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from core.cli import cmd_reproduce
 
         return cmd_reproduce.run(args)
+    if args.command == "train":
+        from core.cli import cmd_train
+
+        return cmd_train.run(args)
     return handlers[args.command](args)
 
 
@@ -86,8 +90,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             return _models_add(library, args)
         if action == "list":
             variants = library.models.list()
+            bases = library.training_runs.bases()  # trained variants: the model they came from
             if args.json:
-                _print_json([_variant_dict(v) for v in variants])
+                _print_json([{**_variant_dict(v), "base": bases.get(v.name)} for v in variants])
             else:
                 for v in variants:
                     fp = (v.fingerprint or "")[:12]

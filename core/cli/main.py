@@ -91,11 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     from core.cli import cmd_queue
 
     cmd_queue.add_parsers(sub)
-    from core.cli import cmd_grid, cmd_import, cmd_reproduce
+    from core.cli import cmd_grid, cmd_import, cmd_reproduce, cmd_train
 
     cmd_reproduce.add_parser(sub)
     cmd_import.add_parser(sub)
     cmd_grid.add_parser(sub)
+    cmd_train.add_parser(sub)
     gui = sub.add_parser("gui", help="open the desktop window")
     gui.add_argument(
         "--smoke-test",
@@ -232,7 +233,9 @@ def runs_engine(args: argparse.Namespace) -> bool:
         return bool(args.queue_command == "run")
     if args.command == "batch":
         return bool(args.run)
-    return args.command in ("generate", "grid", "reproduce", "demo")
+    return args.command in ("generate", "grid", "reproduce", "demo") or (
+        args.command == "train" and bool(args.run)
+    )
 
 
 def main(argv: Sequence[str] | None = None, gui: GuiLauncher | None = None) -> int:

@@ -73,15 +73,16 @@ def lora_metadata(spec: TrainingSpec, base: dict[str, Any]) -> dict[str, str]:
 
 
 def save_kohya_lora(path: Path, parts: BaseParts, spec: TrainingSpec, base: dict[str, Any]) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    save_file(kohya_lora_tensors(parts), str(path), metadata=lora_metadata(spec, base))
+    data = save(kohya_lora_tensors(parts), metadata=lora_metadata(spec, base))
+    path.write_bytes(canonical_safetensors(data))
 
 
 def save_embedding(
     path: Path, token: str, vector: Any, spec: TrainingSpec, base: dict[str, Any]
 ) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     metadata = {
         "format": "pt",
@@ -90,7 +91,8 @@ def save_embedding(
         "base_fingerprint": str(base["fingerprint"]),
         "training_spec": spec.hash(),
     }
-    save_file({token: vector.contiguous()}, str(path), metadata=metadata)
+    data = save({token: vector.contiguous()}, metadata=metadata)
+    path.write_bytes(canonical_safetensors(data))
 
 
 def save_dreambooth_folder(
@@ -109,3 +111,20 @@ def save_dreambooth_folder(
     parts.unet.save_pretrained(path / "unet", safe_serialization=True)
     if with_text_encoder:
         parts.text_encoder.save_pretrained(path / "text_encoder", safe_serialization=True)
+    for name in sorted(trained):
+        for file in sorted((path / name).glob("*.safetensors")):
+            file.write_bytes(canonical_safetensors(file.read_bytes()))
+
+
+def canonical_safetensors(data: bytes) -> bytes:
+    """The same file with its JSON header's keys sorted: safetensors writes its metadata (and
+    may write its tensor entries) in a hash map's order, which changes from one process to the
+    next, and the fingerprint of a trained file must depend on its weights only."""
+    import json
+    import struct
+
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + length :]

@@ -105,13 +105,13 @@ def train(
             result = run_loop(spec, parts, method, data, folder, on_progress, should_stop)
         except RuntimeError as exc:
             raise _failure(exc, folder) from exc
-    if result.stopped:
-        raise Cancelled(
-            f"training stopped at step {result.step} of {spec.steps}; its checkpoint is kept in "
-            f"{folder}: run the same settings again to go on from there"
-        )
-    base = _base_record(prepared.model)
-    record = _record(prepared, prior, base, result.losses, result.resumed_from)
+        if result.stopped:
+            raise Cancelled(
+                f"training stopped at step {result.step} of {spec.steps}; its checkpoint is kept "
+                f"in {folder}: run the same settings again to go on from there"
+            )
+        base = _base_record(prepared.model)
+        record = _record(prepared, prior, base, result.losses, result.resumed_from)
     record["seconds"] = round(time.perf_counter() - started, 3)
     variant = _export_and_register(library, prepared, method, base, record)
     shutil.rmtree(folder, ignore_errors=True)
