@@ -22,8 +22,8 @@ from training import shapes
 from training.judge import judge
 
 SUBJECT = ("star", "purple")
-INSTANCE_BACKGROUNDS = ("yellow", "white", "orange")
-EVAL_BACKGROUNDS = ("green", "blue", "black", "red")
+INSTANCE_BACKGROUNDS = ("yellow", "blue", "orange")
+EVAL_BACKGROUNDS = ("green", "white", "black", "red")
 EVAL_SEEDS = tuple(range(500, 508))
 IDENTIFIER = "zxq"
 

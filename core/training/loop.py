@@ -28,6 +28,9 @@ from core.training.methods import TrainingMethod, load_trainable_state, trainabl
 from core.training.parts import BaseParts, encode_prompts
 from core.training.spec import TrainingSpec
 
+MAX_GRAD_NORM = 1.0
+MIN_SNR_GAMMA = 5.0  # min-SNR loss weights, as demo:sd itself was trained
+
 
 @dataclass(frozen=True)
 class TrainingProgress:
@@ -128,6 +131,7 @@ def run_loop(
             value = _loss(spec, parts, method, data, generator, data_rng)
             (value / spec.grad_accumulation).backward()
             loss += float(value.detach()) / spec.grad_accumulation
+        torch.nn.utils.clip_grad_norm_(method.parameters(), MAX_GRAD_NORM)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
@@ -154,7 +158,6 @@ def _loss(
     data_rng: np.random.Generator,
 ) -> Any:
     import torch
-    import torch.nn.functional as F
 
     count = int(data.latents.shape[0])
     picked = _pick(data_rng, count, spec.batch_size)
@@ -176,11 +179,22 @@ def _loss(
     else:
         target = noise
     predicted = parts.unet(noisy, timesteps, hidden).sample
+    errors = ((predicted - target) ** 2).mean(dim=(1, 2, 3)) * _snr_weights(parts, timesteps)
     if not prior:
-        return F.mse_loss(predicted, target)
+        return errors.mean()
     half = spec.batch_size
-    instance = F.mse_loss(predicted[:half], target[:half])
-    return instance + spec.prior_weight * F.mse_loss(predicted[half:], target[half:])
+    return errors[:half].mean() + spec.prior_weight * errors[half:].mean()
+
+
+def _snr_weights(parts: BaseParts, timesteps: Any) -> Any:
+    """min(SNR, gamma) / (SNR + 1) for v-prediction, min(SNR, gamma) / SNR for epsilon: the
+    loudest (least noisy) steps stop dominating the loss."""
+    import torch
+
+    alphas = parts.noise_scheduler.alphas_cumprod[timesteps]
+    snr = alphas / (1 - alphas)
+    clipped = torch.clamp(snr, max=MIN_SNR_GAMMA)
+    return clipped / (snr + 1) if parts.prediction_type == "v_prediction" else clipped / snr
 
 
 def _pick(rng: np.random.Generator, count: int, size: int) -> list[int]:

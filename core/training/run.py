@@ -134,10 +134,14 @@ def _warnings(spec: TrainingSpec, model: ResolvedModel) -> list[str]:
     """An identifier the tokenizer already knows as a whole word carries that word's meaning."""
     import json
 
-    vocab_file = model.path / "tokenizer" / "vocab.json"
-    if not vocab_file.is_file():
+    folder = model.path / "tokenizer"
+    if (folder / "vocab.json").is_file():
+        vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    elif (folder / "tokenizer.json").is_file():
+        saved = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        vocab = saved["model"]["vocab"]
+    else:
         return []
-    vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
     identifier = identifier_of(spec)
     if identifier and f"{identifier.lower()}</w>" in vocab:
         return [
