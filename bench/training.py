@@ -30,11 +30,11 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "lora": {"steps": 300, "lr": 2e-3, "batch_size": 4, "train_text_encoder": True},
     "textual-inversion": {"steps": 300, "lr": 5e-2, "batch_size": 4},
     "dreambooth": {
-        "steps": 200,
-        "lr": 1e-4,
+        "steps": 400,
+        "lr": 2e-4,
         "batch_size": 4,
         "class_prompt": "a star",
-        "class_images": 16,
+        "class_images": 32,
     },
 }
 METHODS = tuple(SETTINGS)
