@@ -282,6 +282,11 @@ def _export_and_register(
         made = method.export(staging, spec, base)
         final = home / made.name
         made.rename(final)
+    except OSError as exc:
+        raise AtelierError(
+            f"{staging}: cannot write the trained {spec.method} ({exc.strerror or exc}); "
+            "nothing was added to the library"
+        ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -297,7 +302,10 @@ def _export_and_register(
             size_bytes=fingerprint.size_bytes,
         )
     except BaseException:
-        (shutil.rmtree(final, ignore_errors=True) if final.is_dir() else final.unlink(True))
+        if final.is_dir():
+            shutil.rmtree(final, ignore_errors=True)
+        else:
+            final.unlink(missing_ok=True)
         raise
     library.training_runs.add(
         spec_hash=spec.hash(),
