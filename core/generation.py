@@ -28,6 +28,7 @@ from core.errors import BadInput, ModelError
 from core.inputs import LoadedInput, load_input
 from core.library.entities import NewAsset, NewOutput
 from core.models.resolve import ResolvedModel
+from core.models.variants import with_adapter_files
 from core.provenance import InputRecord, ProvenanceRecord, build_record, image_record
 from core.request import GenerationRequest, canonical_json, with_seed
 
@@ -110,6 +111,7 @@ class Generator:
     def prepare(self, request: GenerationRequest) -> PreparedRequest:
         """Check and resolve everything; raises BadInput/ModelError before any work is done."""
         request.validate()
+        request = with_adapter_files(self.library, request)  # --lora NAME, --embedding NAME
         model = self.resolve_model(request.model)
         check_task(model, request.task)
         refiner = self.resolve_model(request.refiner, "refiner") if request.refiner else None

@@ -26,6 +26,7 @@ from core.cli import (
     cmd_models,
     cmd_queue,
     cmd_reproduce,
+    cmd_train,
 )
 from core.cli.options import HOME_HELP, VERBOSE_HELP, Subparsers
 from core.errors import AtelierError, BadInput
@@ -47,6 +48,7 @@ COMMANDS: list[Command] = [
     cmd_reproduce,
     cmd_import,
     cmd_grid,
+    cmd_train,
     cmd_desktop_entry,
     cmd_gui,
 ]

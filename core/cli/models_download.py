@@ -1,7 +1,7 @@
-"""`atelier models download` (an action of `cmd_models`): a diffusers model from the Hugging Face hub (only what the
-pipeline needs, into the standard hub cache), or one `.safetensors` file by URL; then it is
-added to the library as a model variant, fingerprinted. Ctrl+C stops it; the same command
-again continues where it stopped."""
+"""`atelier models download` (an action of `cmd_models`): a diffusers model from the Hugging
+Face hub (only what the pipeline needs, into the standard hub cache), or one `.safetensors`
+file by URL; then it is added to the library as a model variant, fingerprinted. Ctrl+C stops
+it; the same command again continues where it stopped."""
 
 from __future__ import annotations
 

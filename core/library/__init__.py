@@ -21,6 +21,7 @@ from core.library.repositories import (
 )
 from core.library.runs import RunRepository
 from core.library.store import ContentStore
+from core.library.training_runs import TrainingRunRepository
 
 if TYPE_CHECKING:
     from core.queue.jobs import JobRepository
@@ -60,6 +61,7 @@ class Library:
         self.prompts = PromptRepository(sessions)
         self.seeds = SeedRepository(sessions)
         self.masks = MaskRepository(sessions)
+        self.training_runs = TrainingRunRepository(sessions)
         self.history = History(sessions)
         self.batches = BatchRepository(sessions)
         self.grids = GridRepository(sessions)

@@ -250,3 +250,20 @@ class FileFingerprintRow(Base):
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     mtime_ns: Mapped[int] = mapped_column(BigInteger, nullable=False)
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class TrainingRunRow(Base):
+    """0006: a finished training run and the variant it made (its whole record as JSON)."""
+
+    __tablename__ = "training_runs"
+    __table_args__ = (Index("ix_training_runs_variant", "variant_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spec_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    spec_json: Mapped[str] = mapped_column(Text, nullable=False)
+    method: Mapped[str] = mapped_column(String(32), nullable=False)
+    variant_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    variant_fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    base_name: Mapped[str] = mapped_column(Text, nullable=False)
+    base_fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    record_json: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

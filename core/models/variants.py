@@ -4,6 +4,7 @@ weights against the recorded fingerprint. The CLI and the GUI both call these.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import BadInput
@@ -11,6 +12,7 @@ from core.errors import BadInput
 if TYPE_CHECKING:
     from core.library import Library
     from core.library.entities import ModelVariant
+    from core.request import GenerationRequest
 
 
 @dataclass(frozen=True)
@@ -77,4 +79,33 @@ def verify_variant(library: Library, name: str) -> Verification:
     )
     return Verification(
         name, fresh.sha256 == variant.fingerprint, fresh.sha256, variant.fingerprint, changed
+    )
+
+
+def with_adapter_files(library: Library, request: GenerationRequest) -> GenerationRequest:
+    """`request` with each LoRA or embedding given by a library name replaced by its file
+    (`--lora NAME:0.8`, `--embedding NAME`); paths and unknown names stay as they are."""
+    import dataclasses
+
+    from core.request import EmbeddingRef, LoraRef
+
+    def file_of(ref: str, kind: str) -> str:
+        if Path(ref).exists():
+            return ref
+        variant = library.models.get(ref)
+        if variant is None:
+            return ref
+        if variant.kind != kind:
+            field = "loras" if kind == "lora" else "embeddings"
+            raise BadInput(field, f"{ref!r} is a {variant.kind} model, not a {kind}")
+        return variant.location
+
+    if not request.loras and not request.embeddings:
+        return request
+    return dataclasses.replace(
+        request,
+        loras=tuple(LoraRef(file_of(x.path, "lora"), x.weight) for x in request.loras),
+        embeddings=tuple(
+            EmbeddingRef(file_of(e.path, "embedding"), e.token) for e in request.embeddings
+        ),
     )

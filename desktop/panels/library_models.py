@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -51,7 +52,9 @@ class ModelsTab(QWidget):
             ("Hub id from the local cache...", self.add_hub_dialog),
             ("From Hugging Face...", self.download_dialog),
         ):
-            menu.addAction(text).triggered.connect(slot)
+            action = QAction(text, menu)
+            action.triggered.connect(slot)
+            menu.addAction(action)
         add.setMenu(menu)
         verify = QPushButton("Verify")
         verify.clicked.connect(self.verify_selected)

@@ -1,0 +1,136 @@
+"""`atelier train lora|dreambooth|textual-inversion`: fine-tune a model on a folder of images.
+
+With `--run` the training runs now, in this process, with a progress line (step, loss, it/s,
+ETA); the result is a variant in the library, usable by name (`--lora NAME:0.8`,
+`--embedding NAME`, `--model NAME`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from core.cli.options import Subparsers, open_library, set_handler
+from core.training.spec import DEFAULT_LR, DEFAULT_TOKEN, METHODS
+
+QUEUE_LATER = (
+    "atelier train: queueing a training run arrives with the queue's job kinds; "
+    "add --run to train now, in this process"
+)
+
+
+def add_parser(sub: Subparsers) -> None:
+    p = sub.add_parser("train", help="fine-tune a model: LoRA, DreamBooth or textual inversion")
+    set_handler(p, run, runs_engine=lambda args: bool(args.run))
+    p.add_argument("method", choices=METHODS)
+    p.add_argument("--base", required=True, help="the model to start from (library name, demo:sd)")
+    p.add_argument("--images", required=True, help="folder of instance images (name.txt: caption)")
+    p.add_argument("--prompt", required=True, help="instance prompt with the identifier")
+    p.add_argument("--class-prompt", help="DreamBooth: the class (e.g. 'a star')")
+    p.add_argument(
+        "--class-images",
+        type=int,
+        default=0,
+        help="DreamBooth prior preservation: class images made by the base model (default 0)",
+    )
+    p.add_argument("--token", help=f"textual inversion: the new token (default {DEFAULT_TOKEN})")
+    p.add_argument("--initializer", help="textual inversion: the word the token starts from")
+    p.add_argument("--name", required=True, help="the trained variant's name in the library")
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--rank", type=int, default=4, help="LoRA rank (default 4)")
+    p.add_argument("--alpha", type=float, help="LoRA alpha (default: the rank)")
+    lrs = ", ".join(f"{m} {lr:g}" for m, lr in DEFAULT_LR.items())
+    p.add_argument("--lr", type=float, help=f"learning rate (defaults: {lrs})")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine", "linear"), default="constant")
+    p.add_argument("--resolution", type=int, help="training size (default: the model's)")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--grad-accumulation", type=int, default=1)
+    p.add_argument("--train-text-encoder", action="store_true")
+    p.add_argument("--checkpoint-every", type=int, default=0, metavar="N")
+    p.add_argument("--threads", type=int, help="torch CPU threads (recorded)")
+    p.add_argument("--device", help="cuda, mps or cpu (default: the best there is)")
+    p.add_argument("--run", action="store_true", help="train now, in this process")
+    p.add_argument("--json", action="store_true", help="print the trained variant as JSON")
+
+
+def spec_from_args(args: argparse.Namespace) -> Any:
+    from core.training.spec import TrainingSpec
+
+    return TrainingSpec(
+        method=args.method,
+        base=args.base,
+        images=str(args.images),
+        prompt=args.prompt,
+        name=args.name,
+        steps=args.steps,
+        seed=args.seed,
+        class_prompt=args.class_prompt,
+        class_images=args.class_images,
+        token=args.token,
+        initializer=args.initializer,
+        rank=args.rank,
+        alpha=args.alpha,
+        lr=args.lr,
+        lr_schedule=args.lr_schedule,
+        resolution=args.resolution,
+        batch_size=args.batch_size,
+        grad_accumulation=args.grad_accumulation,
+        train_text_encoder=args.train_text_encoder,
+        checkpoint_every=args.checkpoint_every,
+        threads=args.threads,
+        device=args.device,
+    )
+
+
+class ProgressLine:
+    """`step 40/300  loss 0.0312  9.8 it/s  ETA 0:27` on stderr: in place on a terminal, a line
+    every two seconds in a log."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, p: Any) -> None:
+        now = time.monotonic()
+        done = p.step == p.total
+        if not done and now - self._last < (0.2 if self.tty else 2.0):
+            return
+        self._last = now
+        eta = round(p.eta_s)
+        text = (
+            f"{self.label} step {p.step}/{p.total}  loss {p.loss:.4f}  "
+            f"{p.it_per_s:.1f} it/s  ETA {eta // 60}:{eta % 60:02d}"
+        )
+        end = "\n" if (done or not self.tty) else ""
+        sys.stderr.write(("\r" if self.tty else "") + text + end)
+        sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.training.run import prepare, train
+
+    spec = spec_from_args(args)
+    with open_library(args) as library:
+        if not args.run:
+            prepare(spec, library)  # bad input is reported now, not when the queue runs it
+            print(QUEUE_LATER, file=sys.stderr)
+            return 2
+        variant = train(
+            spec,
+            library,
+            on_progress=ProgressLine(f"train {args.method} {args.name}"),
+            on_note=lambda text: print(text, file=sys.stderr),
+        )
+    if args.json:
+        print(json.dumps(variant.to_dict(), indent=2, sort_keys=True))
+    else:
+        print(
+            f"trained {variant.name}: {variant.kind} on {variant.base}, "
+            f"fingerprint {variant.fingerprint[:12]}, {variant.path}"
+        )
+    return 0

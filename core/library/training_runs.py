@@ -1,0 +1,94 @@
+"""Training runs in the library: which run made which variant, and its full record."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.library.schema import TrainingRunRow
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    id: int
+    spec_hash: str
+    spec: dict[str, Any]
+    method: str
+    variant_name: str
+    variant_fingerprint: str
+    base_name: str
+    base_fingerprint: str
+    record: dict[str, Any]
+    created_at: datetime
+
+
+def _run(row: TrainingRunRow) -> TrainingRun:
+    return TrainingRun(
+        id=row.id,
+        spec_hash=row.spec_hash,
+        spec=json.loads(row.spec_json),
+        method=row.method,
+        variant_name=row.variant_name,
+        variant_fingerprint=row.variant_fingerprint,
+        base_name=row.base_name,
+        base_fingerprint=row.base_fingerprint,
+        record=json.loads(row.record_json),
+        created_at=row.created_at,
+    )
+
+
+class TrainingRunRepository:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def add(
+        self,
+        *,
+        spec_hash: str,
+        spec_json: str,
+        method: str,
+        variant_name: str,
+        variant_fingerprint: str,
+        base_name: str,
+        base_fingerprint: str,
+        record: dict[str, Any],
+    ) -> TrainingRun:
+        with self._sessions.begin() as s:
+            row = TrainingRunRow(
+                spec_hash=spec_hash,
+                spec_json=spec_json,
+                method=method,
+                variant_name=variant_name,
+                variant_fingerprint=variant_fingerprint,
+                base_name=base_name,
+                base_fingerprint=base_fingerprint,
+                record_json=json.dumps(record, sort_keys=True),
+            )
+            s.add(row)
+            s.flush()
+            return _run(row)
+
+    def for_variant(self, name: str) -> TrainingRun | None:
+        """The newest run that made the variant called `name`."""
+        query = (
+            select(TrainingRunRow)
+            .where(TrainingRunRow.variant_name == name)
+            .order_by(TrainingRunRow.id.desc())
+            .limit(1)
+        )
+        with self._sessions() as s:
+            row = s.scalar(query)
+            return None if row is None else _run(row)
+
+    def bases(self) -> dict[str, str]:
+        """Variant name -> the base model it was trained from, for every trained variant."""
+        query = select(TrainingRunRow.variant_name, TrainingRunRow.base_name).order_by(
+            TrainingRunRow.id
+        )
+        with self._sessions() as s:
+            return {name: base for name, base in s.execute(query)}

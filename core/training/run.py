@@ -1,0 +1,320 @@
+"""`train`: a spec in, a trained variant in the library out. The CLI calls it; the queue will.
+
+The order makes it safe: check everything (spec, name, base model, images) before any work;
+train in the run's own folder under `<home>/training/<spec hash>`, checkpointing there; export
+to a temporary name beside the variant's place and rename it in; then register the variant and
+its training run. A stopped or failed run leaves its last checkpoint and no variant; the same
+spec run again resumes from that checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import AtelierError, BadInput, Cancelled
+from core.training.loop import TrainingData, TrainingProgress, run_loop
+from core.training.spec import TrainingSpec
+
+if TYPE_CHECKING:
+    from core.generation import Generator
+    from core.library import Library
+    from core.models.resolve import ResolvedModel
+    from core.training.dataset import InstanceImage
+    from core.training.parts import BaseParts
+    from core.training.prior import ClassImages
+
+TRAINED_DIR = "trained"  # under the library home: the variants' files
+RUNS_DIR = "training"  # under the library home: each run's checkpoints, by spec hash
+RECORD_FORMAT = "atelier-training-record"
+
+
+@dataclass(frozen=True)
+class TrainedVariant:
+    name: str
+    kind: str
+    fingerprint: str
+    path: str
+    base: str
+    method: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked spec with its defaults resolved, the base model and the instance images."""
+
+    spec: TrainingSpec
+    model: ResolvedModel
+    images: list[InstanceImage]
+    warnings: tuple[str, ...]
+
+
+def prepare(spec: TrainingSpec, library: Library, generator: Generator | None = None) -> Prepared:
+    """Check everything a run needs, reading the images; BadInput before any work is done."""
+    from core.engine.device import default_threads, select_device
+    from core.generation import Generator
+    from core.training.dataset import load_instance_images
+    from core.training.parts import check_supported
+
+    spec.validate()
+    _check_name_free(library, spec.name)
+    generator = generator or Generator(library)
+    model = generator.resolve_model(spec.base, "base")
+    check_supported(model.kind, spec.method, spec.base)
+    resolution = spec.resolution or int(model.defaults.get("width") or 512)
+    device = select_device(spec.device)
+    threads = default_threads(device, resolution * resolution * spec.batch_size)
+    resolved = dataclasses.replace(spec.resolved(resolution, threads), device=device)
+    images = load_instance_images(resolved.images, int(resolved.resolution or 0), spec.prompt)
+    return Prepared(resolved, model, images, tuple(_warnings(resolved, model)))
+
+
+def train(
+    spec: TrainingSpec,
+    library: Library,
+    on_progress: Callable[[TrainingProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    *,
+    on_note: Callable[[str], None] | None = None,
+) -> TrainedVariant:
+    """Train `spec` (resuming its last checkpoint if a run of the same spec was stopped) and
+    register the result in `library`. Raises Cancelled when `should_stop` stopped it."""
+    from core.engine.device import thread_count
+    from core.generation import Generator
+
+    generator = Generator(library)
+    prepared = prepare(spec, library, generator)
+    for warning in prepared.warnings:
+        if on_note is not None:
+            on_note(f"warning: {warning}")
+    spec = prepared.spec
+    folder = library.home / RUNS_DIR / spec.hash()[:16]
+    started = time.perf_counter()
+    with thread_count(int(spec.threads or 1)):
+        prior = _class_images(generator, prepared, on_note)
+        parts, method, data = _set_up(prepared, prior)
+        try:
+            result = run_loop(spec, parts, method, data, folder, on_progress, should_stop)
+        except RuntimeError as exc:
+            raise _failure(exc, folder) from exc
+        if result.stopped:
+            raise Cancelled(
+                f"training stopped at step {result.step} of {spec.steps}; its checkpoint is kept "
+                f"in {folder}: run the same settings again to go on from there"
+            )
+        base = _base_record(prepared.model)
+        record = _record(prepared, prior, base, result.losses, result.resumed_from)
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    variant = _export_and_register(library, prepared, method, base, record)
+    shutil.rmtree(folder, ignore_errors=True)
+    return variant
+
+
+# ---- checks ------------------------------------------------------------------------------
+def _check_name_free(library: Library, name: str) -> None:
+    if library.models.get(name) is not None:
+        raise BadInput("name", f"{name!r} is already a model in this library; choose another name")
+    if (library.home / TRAINED_DIR / name).exists() or any(
+        (library.home / TRAINED_DIR).glob(f"{name}.*")
+    ):
+        raise BadInput("name", f"{library.home / TRAINED_DIR / name}: already exists")
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise BadInput("name", f"{name!r}: a name cannot hold / or \\ or start with a dot")
+
+
+def _warnings(spec: TrainingSpec, model: ResolvedModel) -> list[str]:
+    """An identifier the tokenizer already knows as a whole word carries that word's meaning."""
+    import json
+
+    folder = model.path / "tokenizer"
+    if (folder / "vocab.json").is_file():
+        vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    elif (folder / "tokenizer.json").is_file():
+        saved = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        vocab = saved["model"]["vocab"]
+    else:
+        return []
+    identifier = identifier_of(spec)
+    if identifier and f"{identifier.lower()}</w>" in vocab:
+        return [
+            f"the identifier {identifier!r} is already a word this model knows; a rare word "
+            "(such as zxq) keeps its old meaning out of the subject"
+        ]
+    return []
+
+
+def identifier_of(spec: TrainingSpec) -> str | None:
+    """The subject's identifier: the token, else the prompt's first word not in the class
+    prompt (and not an article)."""
+    if spec.token:
+        return spec.token
+    known = set((spec.class_prompt or "").lower().split()) | {"a", "an", "the", "of", "photo"}
+    for word in spec.prompt.replace(",", " ").split():
+        if word.lower() not in known:
+            return word
+    return None
+
+
+def _failure(exc: RuntimeError, folder: Path) -> AtelierError:
+    from core.training.checkpoint import latest_checkpoint
+
+    kept = latest_checkpoint(folder)
+    where = f"the last checkpoint, {kept}, is kept" if kept else "no checkpoint was written yet"
+    if "out of memory" in str(exc).lower():
+        return AtelierError(
+            f"training ran out of memory ({exc}); {where}. Lower --resolution or the batch size"
+        )
+    return AtelierError(f"training failed: {exc}; {where}")
+
+
+# ---- setting up --------------------------------------------------------------------------
+def _class_images(
+    generator: Generator, prepared: Prepared, on_note: Callable[[str], None] | None
+) -> ClassImages | None:
+    from core.training.prior import class_images, class_request
+
+    spec = prepared.spec
+    if not spec.class_images:
+        return None
+    request = class_request(
+        spec.base,
+        str(spec.class_prompt),
+        spec.seed,
+        spec.class_images,
+        int(spec.resolution or 0),
+        int(spec.threads or 1),
+    )
+    return class_images(generator, request, prepared.model.fingerprint, on_note)
+
+
+def _set_up(prepared: Prepared, prior: ClassImages | None) -> tuple[BaseParts, Any, TrainingData]:
+    import torch
+
+    from core.training.dataset import to_tensor
+    from core.training.methods import make_method
+    from core.training.parts import encode_latents, encode_prompts, load_parts, token_ids
+
+    spec = prepared.spec
+    torch.manual_seed(spec.seed)
+    parts = load_parts(prepared.model.path)
+    method = make_method(spec, parts)
+    ids = token_ids(parts.tokenizer, [image.caption for image in prepared.images])
+    with torch.no_grad():
+        latents = encode_latents(parts.vae, to_tensor([image.pixels for image in prepared.images]))
+        hidden = None if method.trains_text else encode_prompts(parts.text_encoder, ids)
+    data = TrainingData(latents=latents, ids=ids, hidden=hidden)
+    if prior is not None:
+        class_ids = token_ids(parts.tokenizer, [str(spec.class_prompt)] * len(prior.pixels))
+        with torch.no_grad():
+            data.class_latents = encode_latents(parts.vae, to_tensor(prior.pixels))
+            if not method.trains_text:
+                data.class_hidden = encode_prompts(parts.text_encoder, class_ids)
+        data.class_ids = class_ids
+    return parts, method, data
+
+
+# ---- the result --------------------------------------------------------------------------
+def _base_record(model: ResolvedModel) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "kind": model.kind,
+        "fingerprint": model.fingerprint,
+        "components": dict(model.components),
+        "path": str(model.path),
+    }
+
+
+def _record(
+    prepared: Prepared,
+    prior: ClassImages | None,
+    base: dict[str, Any],
+    losses: list[float],
+    resumed_from: int,
+) -> dict[str, Any]:
+    from core.records import environment_fingerprint
+
+    spec = prepared.spec
+    return {
+        "format": RECORD_FORMAT,
+        "version": 1,
+        "spec": spec.to_dict(),
+        "spec_hash": spec.hash(),
+        "base": {k: v for k, v in base.items() if k != "path"},
+        "instance_images": [image.record() for image in prepared.images],
+        "class_images": None
+        if prior is None
+        else {
+            "run_id": prior.run_id,
+            "output_ids": list(prior.output_ids),
+            "sha256": list(prior.sha256),
+            "reused": prior.reused,
+        },
+        "losses": [round(x, 6) for x in losses],
+        "resumed_from_step": resumed_from,
+        "environment": environment_fingerprint(str(spec.device), "float32"),
+    }
+
+
+def _export_and_register(
+    library: Library,
+    prepared: Prepared,
+    method: Any,
+    base: dict[str, Any],
+    record: dict[str, Any],
+) -> TrainedVariant:
+    from core.models.fingerprint import fingerprint_model
+    from core.models.kinds import detect_kind
+
+    spec = prepared.spec
+    home = library.home / TRAINED_DIR
+    staging = home / f".{spec.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        made = method.export(staging, spec, base)
+        final = home / made.name
+        made.rename(final)
+    except OSError as exc:
+        raise AtelierError(
+            f"{staging}: cannot write the trained {spec.method} ({exc.strerror or exc}); "
+            "nothing was added to the library"
+        ) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    try:
+        fingerprint = fingerprint_model(final, library.file_hashes)
+        kind = method.variant_kind or detect_kind(final)
+        library.models.add(
+            name=spec.name,
+            source_type="folder" if final.is_dir() else "single_file",
+            location=str(final),
+            kind=kind,
+            fingerprint=fingerprint.sha256,
+            components=dict(fingerprint.components),
+            size_bytes=fingerprint.size_bytes,
+        )
+    except BaseException:
+        if final.is_dir():
+            shutil.rmtree(final, ignore_errors=True)
+        else:
+            final.unlink(missing_ok=True)
+        raise
+    library.training_runs.add(
+        spec_hash=spec.hash(),
+        spec_json=spec.canonical_json(),
+        method=spec.method,
+        variant_name=spec.name,
+        variant_fingerprint=fingerprint.sha256,
+        base_name=str(base["name"]),
+        base_fingerprint=str(base["fingerprint"]),
+        record=record,
+    )
+    return TrainedVariant(spec.name, kind, fingerprint.sha256, str(final), spec.base, spec.method)
