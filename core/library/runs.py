@@ -172,6 +172,12 @@ class RunRepository:
                 r.environment_json, r.timings_json, r.created_at, tuple(ids),
             )  # fmt: skip
 
+    def ids_by_request_hash(self, request_hash: str) -> list[int]:
+        """The runs of one exact request, oldest first (class images made before, say)."""
+        with read_session(self._sessions) as s:
+            query = select(RunRow.id).where(RunRow.request_hash == request_hash)
+            return list(s.scalars(query.order_by(RunRow.id)))
+
     def first_output_of_job(self, job_id: int) -> Output | None:
         """The first image a job made (a grid's cell, a benchmark's image); None before then."""
         with read_session(self._sessions) as s:

@@ -151,11 +151,13 @@ class JobRow(Base):
 
 
 class QueueStateRow(Base):
-    """One row (id 1): the queue-wide paused flag."""
+    """One row (id 1): the queue-wide paused flag, and the highest job id ever given (ids are
+    not given again after finished jobs are cleared)."""
 
     __tablename__ = "queue_state"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     paused: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    last_job_id: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 class BatchRow(Base):

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.choices import JOB_STATES
@@ -57,6 +58,18 @@ _CLAIM = (
 )
 _INSERT = insert(_JOBS).returning(*_JOBS.c, sort_by_parameter_order=True)
 _NEXT_POSITION = select(func.coalesce(func.max(_JOBS.c.position), -1) + 1)
+# The highest id ever given: a cleared job's id is not given again (migration 0007).
+_LAST_ID = select(
+    func.max(
+        select(func.coalesce(func.max(_JOBS.c.id), 0)).scalar_subquery(),
+        select(func.coalesce(func.max(QueueStateRow.last_job_id), 0)).scalar_subquery(),
+    )
+)
+_KEEP_LAST_ID = (
+    sqlite_insert(QueueStateRow)
+    .values(id=1, paused=False, last_job_id=bindparam("last"))
+    .on_conflict_do_update(index_elements=["id"], set_={"last_job_id": bindparam("last")})
+)
 _PROJECT_ID = select(ProjectRow.id).where(ProjectRow.name == bindparam("name"))
 _RUNNING_COUNT = select(func.count()).select_from(_JOBS).where(_JOBS.c.status == "running")
 _RUNNING = select(_JOBS.c.id, _JOBS.c.worker, _JOBS.c.heartbeat_at, _JOBS.c.attempts).where(
@@ -131,11 +144,13 @@ class JobRepository:
         with self._sessions.begin() as s:
             conn = s.connection()
             position = int(conn.execute(_NEXT_POSITION).scalar_one())
+            first_id = int(conn.execute(_LAST_ID).scalar_one()) + 1
             projects = {name: _project_id(s, name) for name in {new.project for new in jobs}}
             rows = conn.execute(
                 _INSERT,
                 [
                     {
+                        "id": first_id + i,
                         "request_json": new.request.canonical_json(),
                         "status": "failed" if new.failed_because else "queued",
                         "position": position + i,
@@ -157,6 +172,7 @@ class JobRepository:
                     for i, new in enumerate(jobs)
                 ],
             ).all()
+            conn.execute(_KEEP_LAST_ID, {"last": first_id + len(jobs) - 1})
             return [_job(row, new.project) for row, new in zip(rows, jobs, strict=True)]
 
     def get(self, job_id: int) -> Job | None:

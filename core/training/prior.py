@@ -7,16 +7,15 @@ the earlier generation by its request hash and reuses its images instead of maki
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import select
 
-from core.library.schema import RunRow
+from core.errors import BadInput
+from core.provenance import ProvenanceRecord
 from core.request import GenerationRequest
 
 if TYPE_CHECKING:
@@ -77,13 +76,7 @@ def class_images(
 
 def _earlier(generator: Generator, request_hash: str, fingerprint: str) -> ClassImages | None:
     library = generator.library
-    with library.db.session_factory() as s:
-        run_ids = list(
-            s.scalars(
-                select(RunRow.id).where(RunRow.request_hash == request_hash).order_by(RunRow.id)
-            )
-        )
-    for run_id in reversed(run_ids):
+    for run_id in reversed(library.runs.ids_by_request_hash(request_hash)):
         run = library.runs.get_run(run_id)
         if run is None or not run.output_ids:
             continue
@@ -91,8 +84,11 @@ def _earlier(generator: Generator, request_hash: str, fingerprint: str) -> Class
         if any(o is None or not Path(o.path).is_file() for o in outputs):
             continue
         present = [o for o in outputs if o is not None]
-        record = json.loads(present[0].record_json)
-        if record.get("models", {}).get("base", {}).get("fingerprint") != fingerprint:
+        try:
+            record = ProvenanceRecord.from_json(present[0].record_json)
+        except BadInput:
+            continue
+        if record.base.fingerprint != fingerprint:
             continue
         return ClassImages(
             run_id=run_id,

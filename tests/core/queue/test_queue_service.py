@@ -90,3 +90,12 @@ def test_nothing_outside_the_repositories_opens_a_database_session() -> None:
     ).stdout.splitlines()
     owners = re.compile(r"^(core/library/|core/queue/jobs\.py|tests/)")
     assert [line for line in found if not owners.match(line)] == []
+
+
+def test_a_cleared_jobs_id_is_never_given_again(library: Library) -> None:
+    first = library.queue.submit(_request(), copies=3)
+    for job in first:
+        library.jobs.finish(job.id, "cancelled")
+    assert library.jobs.clear(("cancelled",)) == 3
+    [again] = library.queue.submit(_request())
+    assert again.id == first[-1].id + 1  # not the id the first cleared job had
