@@ -141,10 +141,18 @@ class InspectorPanel(QWidget):
             button.setEnabled(False)
 
     def recorded_request(self) -> GenerationRequest | None:
-        if self.record is None:
-            self.message.emit("this output has no Atelier record to run again")
+        if self.record is not None:
+            return self.record.request
+        # not a whole record (a grid, an older or damaged one): its request, if it has one
+        data = ProvenanceRecord.request_fields(self.output.record_json) if self.output else {}
+        if not data:
+            self.message.emit("this output has no recorded request")
             return None
-        return self.record.request
+        try:
+            return GenerationRequest.from_dict(data)
+        except Exception as exc:
+            self.message.emit(f"the recorded request cannot be read: {exc}")
+            return None
 
     # ---- actions -------------------------------------------------------------------------
     @Slot()
@@ -207,7 +215,7 @@ class InspectorPanel(QWidget):
             return
         text = _parameters_text(self.output.path)
         if text is None:
-            request = self.record.request.to_dict() if self.record is not None else {}
+            request = ProvenanceRecord.request_fields(self.output.record_json)
             text = json.dumps(request, indent=1, sort_keys=True)
         QGuiApplication.clipboard().setText(text)
         self.message.emit("parameters copied")
