@@ -119,7 +119,8 @@ def _list(args: argparse.Namespace) -> int:
     print(f"queue{paused}: " + (", ".join(f"{n} {s}" for s, n in counts.items() if n) or "empty"))
     for j in listed:
         what = j.input_path or j.request.prompt[:40]
-        line = f"{j.id:6} {j.status:9} {j.request.task:8} {j.request.model:18} {what}"
+        seed = f"seed {j.request.seed}"  # fixed when queued: the images it will make
+        line = f"{j.id:6} {j.status:9} {j.request.task:8} {j.request.model:18} {seed:16} {what}"
         if j.error_message:
             line += f"\n       {j.error_type}: {j.error_message}"
         print(line)

@@ -62,3 +62,12 @@ def test_queue_commands_on_unknown_jobs_say_so(
     batch = ["batch", nowhere, "--task", "img2img", "--model", "demo:sd", "--out", out]
     assert main([*home, *batch]) == 2
     assert "nowhere: not a folder" in capsys.readouterr().err
+
+
+def test_queue_list_shows_each_jobs_final_seed_before_it_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = ("--home", str(tmp_path / "home"))
+    added = _json(capsys, *home, "queue", "add", "--model", "demo:sd", "--prompt", "a", "--json")
+    assert main([*home, "queue", "list"]) == 0
+    assert f"seed {added['seed']}" in capsys.readouterr().out  # type: ignore[index]
