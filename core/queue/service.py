@@ -10,7 +10,7 @@ with its message, so the rest of its batch goes on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from core.queue.jobs import Job, JobRepository, NewJob
@@ -18,14 +18,10 @@ from core.request import GenerationRequest, with_seed
 
 
 class QueueService:
-    """Submits jobs to one library's queue. `on_submitted` hears of every added job (the window
-    wakes its worker with it)."""
+    """Submits jobs to one library's queue."""
 
-    def __init__(
-        self, jobs: JobRepository, on_submitted: Callable[[list[Job]], None] | None = None
-    ) -> None:
+    def __init__(self, jobs: JobRepository) -> None:
         self.jobs = jobs
-        self.on_submitted = on_submitted
 
     def submit(
         self,
@@ -43,16 +39,11 @@ class QueueService:
     def submit_many(self, new_jobs: Sequence[NewJob]) -> list[Job]:
         """Check every job first (nothing is written if one is bad), fix seeds, write all in one
         transaction, in order."""
-        ready = [_ready(new) for new in new_jobs]
-        added = self.jobs.add_many(ready)
-        if added and self.on_submitted is not None:
-            self.on_submitted(added)
-        return added
+        return self.jobs.add_many([_ready(new) for new in new_jobs])
 
     def edit(self, job_id: int, request: GenerationRequest) -> None:
         """Change a queued job's request (checked, its seed fixed, as when it was submitted)."""
-        request.validate()
-        self.jobs.edit(job_id, with_seed(request))
+        self.jobs.edit(job_id, with_seed(request))  # the repository checks it
 
 
 def _ready(new: NewJob) -> NewJob:
