@@ -5,5 +5,8 @@ quick)."""
 TASKS = ("text2img", "img2img", "inpaint", "upscale", "depth")
 DTYPES = ("float32", "float16", "bfloat16")
 DEVICES = ("cpu", "cuda", "mps")
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+# paused: a person held it (a running training job checkpoints first); `resume` queues it again
+JOB_STATES = ("queued", "running", "paused", "done", "failed", "cancelled")
+# What a job does: make images from a GenerationRequest, or train a variant from a TrainingSpec
+JOB_KINDS = ("generate", "train")
 FINISHED_JOB_STATES = ("done", "failed", "cancelled")

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.choices import FINISHED_JOB_STATES, JOB_STATES
 from core.cli.options import (
@@ -45,9 +45,16 @@ def add_parser(sub: Subparsers) -> None:
     running = qsub.add_parser("run", help="run the queue in this terminal (Ctrl-C stops cleanly)")
     running.add_argument("--until-empty", action="store_true", help="stop when no job is left")
     set_action(running, _run, runs_engine=True)
-    pause = qsub.add_parser("pause", help="stop starting new jobs (the running one finishes)")
+    pause = qsub.add_parser(
+        "pause", help="stop starting new jobs (the running one finishes); with JOB_ID, hold it"
+    )
+    pause.add_argument(
+        "job_id", type=int, nargs="?", help="hold this job (a running one stops at its next step; "
+        "a training run keeps its checkpoint)"
+    )  # fmt: skip
     set_action(pause, _pause)
-    resume = qsub.add_parser("resume", help="start jobs again")
+    resume = qsub.add_parser("resume", help="start jobs again; with JOB_ID, queue a held job")
+    resume.add_argument("job_id", type=int, nargs="?")
     set_action(resume, _resume)
     cancel = qsub.add_parser("cancel", help="cancel a queued job, or a running one at next step")
     cancel.add_argument("job_id", type=int)
@@ -104,7 +111,7 @@ def _add(args: argparse.Namespace) -> int:
     out_dir = str(args.out.resolve()) if args.out else None
     with open_library(args) as library:  # the seed is fixed now: the same images whenever it runs
         [job] = library.queue.submit(request, project=args.project, out_dir=out_dir)
-    print(json.dumps({"job_id": job.id, "seed": job.request.seed}) if args.json else job.id)
+    print(json.dumps({"job_id": job.id, "seed": job.seed}) if args.json else job.id)
     return 0
 
 
@@ -118,17 +125,33 @@ def _list(args: argparse.Namespace) -> int:
         counts = jobs.counts()
     print(f"queue{paused}: " + (", ".join(f"{n} {s}" for s, n in counts.items() if n) or "empty"))
     for j in listed:
-        what = j.input_path or j.request.prompt[:40]
-        seed = f"seed {j.request.seed}"  # fixed when queued: the images it will make
-        line = f"{j.id:6} {j.status:9} {j.request.task:8} {j.request.model:18} {seed:16} {what}"
+        what = j.input_path or j.work.prompt[:40]
+        seed = f"seed {j.seed}"  # fixed when queued: the images it will make
+        line = f"{j.id:6} {j.status:9} {j.task:8} {j.model:18} {seed:16} {what}"
+        if j.kind == "train":
+            line += f"  -> {j.spec.name}"
+        if j.status == "running" and j.progress:
+            line += f"\n       {_progress_line(j.progress)}"
         if j.error_message:
             line += f"\n       {j.error_type}: {j.error_message}"
         print(line)
     return 0
 
 
+def _progress_line(progress: dict[str, Any]) -> str:
+    from core.training.loop import TrainingProgress
+
+    try:
+        return TrainingProgress(**progress).line()
+    except TypeError:
+        return ", ".join(f"{k} {v}" for k, v in sorted(progress.items()))
+
+
 def _pause(args: argparse.Namespace) -> int:
     with _jobs(args) as jobs:
+        if args.job_id is not None:
+            print(f"job {args.job_id}: {jobs.pause(args.job_id)}")
+            return 0
         jobs.set_paused(True)
     print("queue paused: the running job finishes, no new one starts")
     return 0
@@ -136,6 +159,10 @@ def _pause(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     with _jobs(args) as jobs:
+        if args.job_id is not None:
+            jobs.resume(args.job_id)
+            print(f"job {args.job_id}: queued again")
+            return 0
         jobs.set_paused(False)
     print("queue resumed")
     return 0

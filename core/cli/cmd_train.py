@@ -1,8 +1,9 @@
 """`atelier train lora|dreambooth|textual-inversion`: fine-tune a model on a folder of images.
 
-With `--run` the training runs now, in this process, with a progress line (step, loss, it/s,
-ETA); the result is a variant in the library, usable by name (`--lora NAME:0.8`,
-`--embedding NAME`, `--model NAME`).
+Without `--run` the training run is queued, as a job of kind "train" (`atelier queue run` runs
+it, as does the window's worker); with `--run` it runs now, in this process, with a progress line
+(step, loss, it/s, ETA). The result is a variant in the library, usable by name
+(`--lora NAME:0.8`, `--embedding NAME`, `--model NAME`).
 """
 
 from __future__ import annotations
@@ -10,16 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import Any
 
 from core.cli.options import Subparsers, open_library, set_handler
 from core.training.spec import DEFAULT_LR, DEFAULT_TOKEN, METHODS
-
-QUEUE_LATER = (
-    "atelier train: queueing a training run arrives with the queue's job kinds; "
-    "add --run to train now, in this process"
-)
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -51,10 +46,22 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--grad-accumulation", type=int, default=1)
     p.add_argument("--train-text-encoder", action="store_true")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="N")
+    p.add_argument(
+        "--sample-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="draw samples of the prompt every N steps, into history (default: none)",
+    )
+    p.add_argument("--project", default="default", help="the project its samples belong to")
     p.add_argument("--threads", type=int, help="torch CPU threads (recorded)")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best there is)")
-    p.add_argument("--run", action="store_true", help="train now, in this process")
-    p.add_argument("--json", action="store_true", help="print the trained variant as JSON")
+    p.add_argument(
+        "--run", action="store_true", help="train now, in this process (default: queue it)"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the trained variant (with --run) or the job"
+    )
 
 
 def spec_from_args(args: argparse.Namespace) -> Any:
@@ -81,50 +88,34 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         grad_accumulation=args.grad_accumulation,
         train_text_encoder=args.train_text_encoder,
         checkpoint_every=args.checkpoint_every,
+        sample_every=args.sample_every,
         threads=args.threads,
         device=args.device,
     )
 
 
-class ProgressLine:
-    """`step 40/300  loss 0.0312  9.8 it/s  ETA 0:27` on stderr: in place on a terminal, a line
-    every two seconds in a log."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.tty = sys.stderr.isatty()
-        self._last = 0.0
-
-    def __call__(self, p: Any) -> None:
-        now = time.monotonic()
-        done = p.step == p.total
-        if not done and now - self._last < (0.2 if self.tty else 2.0):
-            return
-        self._last = now
-        eta = round(p.eta_s)
-        text = (
-            f"{self.label} step {p.step}/{p.total}  loss {p.loss:.4f}  "
-            f"{p.it_per_s:.1f} it/s  ETA {eta // 60}:{eta % 60:02d}"
-        )
-        end = "\n" if (done or not self.tty) else ""
-        sys.stderr.write(("\r" if self.tty else "") + text + end)
-        sys.stderr.flush()
-
-
 def run(args: argparse.Namespace) -> int:
-    from core.training.run import prepare, train
+    from core.cli.progress import TrainingLine
+    from core.training.run import train
 
     spec = spec_from_args(args)
     with open_library(args) as library:
         if not args.run:
-            prepare(spec, library)  # bad input is reported now, not when the queue runs it
-            print(QUEUE_LATER, file=sys.stderr)
-            return 2
+            job = library.queue.submit_training(spec, project=args.project)
+            if args.json:
+                print(json.dumps(job.to_dict(), indent=2, sort_keys=True))
+            else:
+                print(
+                    f"queued job {job.id}: {job.task} {spec.name} on {spec.base}, "
+                    f"{spec.steps} steps (`atelier queue run` runs it)"
+                )
+            return 0
         variant = train(
             spec,
             library,
-            on_progress=ProgressLine(f"train {args.method} {args.name}"),
+            on_progress=TrainingLine(f"train {args.method} {args.name}"),
             on_note=lambda text: print(text, file=sys.stderr),
+            project=args.project,
         )
     if args.json:
         print(json.dumps(variant.to_dict(), indent=2, sort_keys=True))

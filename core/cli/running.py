@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from core.queue.jobs import Job
     from core.queue.recovery import Recovered
     from core.queue.worker import WorkerEvents
+    from core.training.loop import TrainingProgress
 
 
 class FirstFailure:
@@ -47,16 +48,32 @@ def printing_events(
 
     Going idle prints `waiting` on stderr (when given), and a paused queue always says so: a
     worker that sits silent looks hung. Failures also go to `failures`, when given."""
-    from core.cli.progress import ProgressBar
+    from core.cli.progress import ProgressBar, TrainingLine
     from core.queue.worker import WorkerEvents
 
     bars: dict[int, ProgressBar] = {}
+    lines: dict[int, TrainingLine] = {}
 
     def say(text: str, to: TextIO | None = None) -> None:
         print(text, file=to or stream or sys.stdout, flush=True)
 
     def started(job: Job) -> None:
-        bars[job.id] = ProgressBar(f"job {job.id}")
+        if job.kind == "train":
+            lines[job.id] = TrainingLine(f"job {job.id} ({job.task} {job.spec.name}):")
+        else:
+            bars[job.id] = ProgressBar(f"job {job.id}")
+
+    def training_step(job: Job, event: TrainingProgress) -> None:
+        lines[job.id](event)
+
+    def samples(job: Job, output_ids: list[int]) -> None:
+        say(f"job {job.id}: samples {', '.join(map(str, output_ids))} in history", sys.stderr)
+
+    def note(job: Job, text: str) -> None:
+        say(f"job {job.id}: {text}", sys.stderr)
+
+    def paused(job: Job) -> None:
+        say(f"job {job.id}: paused (`atelier queue resume {job.id}` goes on)")
 
     def step(job: Job, event: StepProgress) -> None:
         bars[job.id](event)
@@ -64,6 +81,8 @@ def printing_events(
     def done(job: Job, outputs: list[GeneratedOutput]) -> None:
         for o in outputs:
             say(f"job {job.id}: output {o.output_id} -> {o.path}")
+        if job.kind == "train":
+            say(f"job {job.id}: trained {job.spec.name} ({job.spec.method} on {job.spec.base})")
 
     def failed(job: Job, kind: str, message: str) -> None:
         say(f"job {job.id}: FAILED ({kind}) {message}")
@@ -84,7 +103,19 @@ def printing_events(
         elif waiting is not None:
             say(waiting, sys.stderr)
 
-    return WorkerEvents(started, step, done, failed, cancelled, recovered, idle)
+    return WorkerEvents(
+        started,
+        step,
+        done,
+        failed,
+        cancelled,
+        recovered,
+        idle,
+        job_paused=paused,
+        training_step=training_step,
+        samples=samples,
+        note=note,
+    )
 
 
 @contextmanager

@@ -69,7 +69,7 @@ class Library:
         from core.queue.service import QueueService
 
         self.jobs: JobRepository = JobRepository(sessions)
-        self.queue: QueueService = QueueService(self.jobs)
+        self.queue: QueueService = QueueService(self.jobs, self)
 
     @classmethod
     def open(cls, home: Path) -> Library:

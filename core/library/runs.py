@@ -61,8 +61,12 @@ class RunRepository:
         environment_json: str,
         timings_json: str,
         outputs: Sequence[NewOutput],
+        *,
+        finishes_job: bool = True,
     ) -> tuple[int, list[int]]:
         """Insert the run, any new assets, its outputs and their lineage in one transaction.
+        The job (`job_id`) is done with it, unless `finishes_job` is False (a training job's
+        sample images belong to the job but do not end it).
 
         Returns the run id and the output ids in the order given. Nothing is written if any
         part fails (an unknown parent output, project or job). Every job's images pass through
@@ -115,7 +119,7 @@ class RunRepository:
                             for parent in dict.fromkeys(new.parent_ids)
                         ],
                     )
-            if job_id is not None:  # the job is done exactly when its outputs exist
+            if job_id is not None and finishes_job:  # done exactly when its outputs exist
                 conn.execute(_JOB_DONE, {"job_id": job_id, "now": now})
             return run_id, output_ids
 

@@ -148,6 +148,15 @@ class JobRow(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     stem: Mapped[str | None] = mapped_column(Text, nullable=True)
     input_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # 0008: job kinds (request_json holds a TrainingSpec for a "train" job), a person's pause,
+    # and the running job's last progress (step, loss, rate) for readers in other processes
+    kind: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="generate", server_default="generate"
+    )
+    pause_requested: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="0"
+    )
+    progress_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class QueueStateRow(Base):
@@ -269,3 +278,4 @@ class TrainingRunRow(Base):
     base_fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
     record_json: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0008: the queued job

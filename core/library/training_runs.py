@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.library.schema import TrainingRunRow
+from core.library.schema import JobRow, TrainingRunRow, utc_now
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class TrainingRun:
     base_fingerprint: str
     record: dict[str, Any]
     created_at: datetime
+    job_id: int | None = None  # the queued job that ran it (None: `atelier train --run`)
 
 
 def _run(row: TrainingRunRow) -> TrainingRun:
@@ -39,6 +40,7 @@ def _run(row: TrainingRunRow) -> TrainingRun:
         base_fingerprint=row.base_fingerprint,
         record=json.loads(row.record_json),
         created_at=row.created_at,
+        job_id=row.job_id,
     )
 
 
@@ -57,7 +59,9 @@ class TrainingRunRepository:
         base_name: str,
         base_fingerprint: str,
         record: dict[str, Any],
+        job_id: int | None = None,
     ) -> TrainingRun:
+        """Record a finished run; its job (if queued) is done in the same transaction."""
         with self._sessions.begin() as s:
             row = TrainingRunRow(
                 spec_hash=spec_hash,
@@ -68,10 +72,28 @@ class TrainingRunRepository:
                 base_name=base_name,
                 base_fingerprint=base_fingerprint,
                 record_json=json.dumps(record, sort_keys=True),
+                job_id=job_id,
             )
             s.add(row)
+            if job_id is not None:
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id)
+                    .values(status="done", finished_at=utc_now(), worker=None, error_type=None)
+                )
             s.flush()
             return _run(row)
+
+    def get(self, run_id: int) -> TrainingRun | None:
+        with self._sessions() as s:
+            row = s.get(TrainingRunRow, run_id)
+            return None if row is None else _run(row)
+
+    def for_job(self, job_id: int) -> TrainingRun | None:
+        query = select(TrainingRunRow).where(TrainingRunRow.job_id == job_id).limit(1)
+        with self._sessions() as s:
+            row = s.scalar(query)
+            return None if row is None else _run(row)
 
     def for_variant(self, name: str) -> TrainingRun | None:
         """The newest run that made the variant called `name`."""

@@ -1,7 +1,10 @@
 """The queue in the database: jobs, their states and order, claimed atomically by workers.
 
+A job is of one of two kinds (`core.choices.JOB_KINDS`): "generate" runs a `GenerationRequest`,
+"train" runs a `TrainingSpec`; both travel one path (submit, claim, heartbeat, finish, recover).
 States: queued -> running -> done | failed | cancelled (and back to queued by retry, by a
-worker stopping cleanly, or by crash recovery). `attempts` counts how often a job was started.
+worker stopping cleanly, or by crash recovery); a person can pause a queued or running job
+(paused, until `resume` queues it again). `attempts` counts how often a job was started.
 Every write is one `BEGIN IMMEDIATE` transaction, so several processes share one queue safely.
 
 The worker's own statements (add, claim, the running count) are built once, as Core statements
@@ -12,6 +15,7 @@ than SQLite spent running them (bench/findings.md, 2026-12-03 "night").
 from __future__ import annotations
 
 import builtins
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -25,8 +29,10 @@ from core.errors import BadInput
 from core.library.database import read_session
 from core.library.schema import JobRow, ProjectRow, QueueStateRow, utc_now
 from core.request import GenerationRequest
+from core.training.spec import TrainingSpec
 
-STATES = JOB_STATES  # queued -> running -> done | failed | cancelled
+STATES = JOB_STATES  # queued -> running (-> paused) -> done | failed | cancelled
+Work = GenerationRequest | TrainingSpec  # what a job runs, by its kind
 MAX_ATTEMPTS = 3
 
 _JOBS = cast(Table, JobRow.__table__)
@@ -40,20 +46,23 @@ _FIRST_QUEUED = (
     .scalar_subquery()
 )
 # One statement takes the first queued job unless the queue is paused, and hands it back.
+_CLAIMED = {
+    "status": "running",
+    "worker": bindparam("worker"),
+    "started_at": bindparam("now"),
+    "heartbeat_at": bindparam("now"),
+    "attempts": _JOBS.c.attempts + 1,
+    "cancel_requested": False,
+    "pause_requested": False,
+    "error_type": None,
+    "error_message": None,
+}
+_NOT_PAUSED = ~exists().where(QueueStateRow.id == 1, QueueStateRow.paused)
 _CLAIM = (
     update(_JOBS)
     .where(_JOBS.c.id == _FIRST_QUEUED)
-    .where(~exists().where(QueueStateRow.id == 1, QueueStateRow.paused))
-    .values(
-        status="running",
-        worker=bindparam("worker"),
-        started_at=bindparam("now"),
-        heartbeat_at=bindparam("now"),
-        attempts=_JOBS.c.attempts + 1,
-        cancel_requested=False,
-        error_type=None,
-        error_message=None,
-    )
+    .where(_NOT_PAUSED)
+    .values(**_CLAIMED)
     .returning(*_JOB_COLUMNS)
 )
 _INSERT = insert(_JOBS).returning(*_JOBS.c, sort_by_parameter_order=True)
@@ -80,7 +89,8 @@ _RUNNING = select(_JOBS.c.id, _JOBS.c.worker, _JOBS.c.heartbeat_at, _JOBS.c.atte
 @dataclass(frozen=True)
 class Job:
     id: int
-    request: GenerationRequest
+    kind: str  # "generate" (work is a GenerationRequest) or "train" (a TrainingSpec)
+    work: GenerationRequest | TrainingSpec
     status: str
     position: int
     attempts: int
@@ -96,17 +106,48 @@ class Job:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    progress: dict[str, Any] | None = None  # a running job's last progress (training: loss, ETA)
+
+    @property
+    def request(self) -> GenerationRequest:
+        """A generation job's request (TypeError for a training job: read `spec`)."""
+        if not isinstance(self.work, GenerationRequest):
+            raise TypeError(f"job {self.id} is a {self.kind} job; it has no image request")
+        return self.work
+
+    @property
+    def spec(self) -> TrainingSpec:
+        """A training job's spec (TypeError for a generation job: read `request`)."""
+        if not isinstance(self.work, TrainingSpec):
+            raise TypeError(f"job {self.id} is a {self.kind} job; it has no training spec")
+        return self.work
+
+    @property
+    def task(self) -> str:
+        """What it does, in a word or two: a generation task, or "train lora" etc."""
+        work = self.work
+        return work.task if isinstance(work, GenerationRequest) else f"train {work.method}"
+
+    @property
+    def model(self) -> str:
+        work = self.work
+        return work.model if isinstance(work, GenerationRequest) else work.base
+
+    @property
+    def seed(self) -> int | None:
+        return self.work.seed
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "kind": self.kind,
             "status": self.status,
             "position": self.position,
             "attempts": self.attempts,
             "project": self.project,
-            "task": self.request.task,
-            "model": self.request.model,
-            "prompt": self.request.prompt,
+            "task": self.task,
+            "model": self.model,
+            "prompt": self.work.prompt,
             "error_type": self.error_type,
             "error_message": self.error_message,
             "batch_id": self.batch_id,
@@ -114,13 +155,24 @@ class Job:
             "out_dir": self.out_dir,
             "created_at": self.created_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "request": self.request.to_dict(),
+            "progress": self.progress,
+            "request": self.work.to_dict(),
         }
+
+
+def job_kind(work: GenerationRequest | TrainingSpec) -> str:
+    return "train" if isinstance(work, TrainingSpec) else "generate"
+
+
+def work_from_json(kind: str, text: str) -> GenerationRequest | TrainingSpec:
+    if kind == "train":
+        return TrainingSpec.from_dict(json.loads(text))
+    return GenerationRequest.from_json(text)
 
 
 @dataclass(frozen=True)
 class NewJob:
-    request: GenerationRequest
+    request: GenerationRequest | TrainingSpec
     project: str = "default"
     out_dir: str | None = None
     stem: str | None = None
@@ -151,6 +203,7 @@ class JobRepository:
                 [
                     {
                         "id": first_id + i,
+                        "kind": job_kind(new.request),
                         "request_json": new.request.canonical_json(),
                         "status": "failed" if new.failed_because else "queued",
                         "position": position + i,
@@ -166,6 +219,8 @@ class JobRepository:
                         "worker": None,
                         "heartbeat_at": None,
                         "cancel_requested": False,
+                        "pause_requested": False,
+                        "progress_json": None,
                         "stem": new.stem,
                         "input_path": new.input_path,
                     }
@@ -203,21 +258,30 @@ class JobRepository:
             return counts
 
     # ---- the worker's side -------------------------------------------------------------
-    def claim_next(self, worker: str) -> Job | None:
-        """Atomically take the first queued job (unless the queue is paused)."""
+    def claim_next(self, worker: str, kinds: tuple[str, ...] | None = None) -> Job | None:
+        """Atomically take the first queued job (unless the queue is paused); with `kinds`, the
+        first of those kinds (a cluster head takes only generation jobs)."""
+        statement = _CLAIM if kinds is None else _claim_of(kinds)
         with self._sessions.begin() as s:
-            row = s.connection().execute(_CLAIM, {"worker": worker, "now": utc_now()}).first()
+            row = s.connection().execute(statement, {"worker": worker, "now": utc_now()}).first()
             return _job(row, row.project) if row is not None else None
 
-    def heartbeat(self, job_id: int, worker: str) -> bool:
-        """Mark the job alive; returns True when someone asked to cancel it."""
+    def heartbeat(self, job_id: int, worker: str, progress: dict[str, Any] | None = None) -> str:
+        """Mark the job alive (and keep its last `progress`, when given). Returns what a
+        person asked for meanwhile: "cancel", "pause" or "" (nothing)."""
+        values: dict[str, Any] = {"heartbeat_at": utc_now()}
+        if progress is not None:
+            values["progress_json"] = json.dumps(progress, sort_keys=True)
         with self._sessions.begin() as s:
             s.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.worker == worker)
-                .values(heartbeat_at=utc_now())
+                update(JobRow).where(JobRow.id == job_id, JobRow.worker == worker).values(**values)
             )
-            return bool(s.scalar(select(JobRow.cancel_requested).where(JobRow.id == job_id)))
+            asked = s.execute(
+                select(JobRow.cancel_requested, JobRow.pause_requested).where(JobRow.id == job_id)
+            ).first()
+            if asked is None:
+                return ""
+            return "cancel" if asked[0] else "pause" if asked[1] else ""
 
     def finish(
         self, job_id: int, status: str, error_type: str | None = None, message: str | None = None
@@ -230,28 +294,58 @@ class JobRepository:
             row.status, row.error_type, row.error_message = status, error_type, message
             row.finished_at, row.worker, row.cancel_requested = utc_now(), None, False
 
-    def release(self, job_id: int) -> None:
-        """A worker stopping cleanly gives its job back, uncounted."""
+    def release(self, job_id: int, status: str = "queued") -> None:
+        """A worker stopping cleanly gives its job back, uncounted: queued again, or paused
+        when a person paused it."""
         with self._sessions.begin() as s:
             row = s.get(JobRow, job_id)
             if row is not None and row.status == "running":
-                row.status, row.worker, row.started_at = "queued", None, None
+                row.status, row.worker, row.started_at = status, None, None
                 row.attempts = max(0, row.attempts - 1)
+                row.pause_requested = row.cancel_requested = False
+
+    def pause_requested(self, job_id: int) -> bool:
+        with read_session(self._sessions) as s:
+            return bool(s.scalar(select(JobRow.pause_requested).where(JobRow.id == job_id)))
 
     # ---- a person's side ---------------------------------------------------------------
     def cancel(self, job_id: int) -> str:
-        """Cancel a queued job now, a running one at its next step. Returns what happened."""
+        """Cancel a queued or paused job now, a running one at its next step. Returns what
+        happened."""
         with self._sessions.begin() as s:
             row = _existing(s, job_id)
-            if row.status == "queued":
+            if row.status in ("queued", "paused"):
                 row.status, row.finished_at = "cancelled", utc_now()
                 return "cancelled"
             if row.status == "running":
                 row.cancel_requested = True
                 return "cancelling"
             raise BadInput(
-                "job", f"job {job_id} is {row.status}; only queued or running jobs cancel"
+                "job", f"job {job_id} is {row.status}; only queued, paused or running jobs cancel"
             )
+
+    def pause(self, job_id: int) -> str:
+        """Hold a queued job now, a running one at its next step (a training job checkpoints
+        first, and goes on from there when resumed). Returns what happened."""
+        with self._sessions.begin() as s:
+            row = _existing(s, job_id)
+            if row.status == "queued":
+                row.status = "paused"
+                return "paused"
+            if row.status == "running":
+                row.pause_requested = True
+                return "pausing"
+            raise BadInput(
+                "job", f"job {job_id} is {row.status}; only queued or running jobs pause"
+            )
+
+    def resume(self, job_id: int) -> None:
+        """Queue a paused job again, in the place it had."""
+        with self._sessions.begin() as s:
+            row = _existing(s, job_id)
+            if row.status != "paused":
+                raise BadInput("job", f"job {job_id} is {row.status}; only paused jobs resume")
+            row.status = "queued"
 
     def retry(self, job_id: int) -> None:
         with self._sessions.begin() as s:
@@ -282,14 +376,16 @@ class JobRepository:
             for i, r in enumerate(queued):
                 r.position = i
 
-    def edit(self, job_id: int, request: GenerationRequest) -> None:
+    def edit(self, job_id: int, request: GenerationRequest | TrainingSpec) -> None:
         request.validate()
         with self._sessions.begin() as s:
             row = _existing(s, job_id)
-            if row.status != "queued":
+            if row.status not in ("queued", "paused"):
                 raise BadInput(
-                    "job", f"job {job_id} is {row.status}; only queued jobs can be edited"
+                    "job", f"job {job_id} is {row.status}; only queued or paused jobs can be edited"
                 )
+            if row.kind != job_kind(request):
+                raise BadInput("job", f"job {job_id} is a {row.kind} job; its kind cannot change")
             row.request_json = request.canonical_json()
 
     def clear(self, statuses: tuple[str, ...] = ("done",)) -> int:
@@ -366,11 +462,35 @@ def _project_id(s: Session, name: str) -> int:
     return int(project_id)
 
 
+_CLAIMS: dict[tuple[str, ...], Any] = {}
+
+
+def _claim_of(kinds: tuple[str, ...]) -> Any:
+    """The claim statement limited to `kinds`, built once per tuple."""
+    if kinds not in _CLAIMS:
+        first = (
+            select(_JOBS.c.id)
+            .where(_JOBS.c.status == "queued", _JOBS.c.kind.in_(kinds))
+            .order_by(_JOBS.c.position, _JOBS.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        _CLAIMS[kinds] = (
+            update(_JOBS)
+            .where(_JOBS.c.id == first)
+            .where(_NOT_PAUSED)
+            .values(**_CLAIMED)
+            .returning(*_JOB_COLUMNS)
+        )
+    return _CLAIMS[kinds]
+
+
 def _job(row: Row[Any], project: str | None) -> Job:
     """A job from its columns (one of the statements above) and its project's name."""
     return Job(
         id=row.id,
-        request=GenerationRequest.from_json(row.request_json),
+        kind=row.kind,
+        work=work_from_json(row.kind, row.request_json),
         status=row.status,
         position=row.position,
         attempts=row.attempts,
@@ -386,4 +506,5 @@ def _job(row: Row[Any], project: str | None) -> Job:
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
+        progress=json.loads(row.progress_json) if row.progress_json else None,
     )

@@ -1,5 +1,9 @@
 """The worker: takes jobs from the queue one at a time and runs them on one device.
 
+A generation job runs its request through the `Generator`; a training job runs its spec through
+`core.training.run.train`, which checkpoints as it goes: cancelled, paused or stopped, it keeps
+its last checkpoint and a later run of the job goes on from there.
+
 It is a plain thread of the core (no Qt). It reports through `WorkerEvents` callbacks, called in
 the worker thread; the GUI's bridge turns them into signals. A heartbeat thread keeps the running
 job marked alive and notices a cancel asked for from any process; the job then stops at its next
@@ -18,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.engine.runner import StepProgress
 from core.errors import AtelierError, Cancelled
@@ -29,6 +33,7 @@ from core.queue.recovery import Recovered, recover_jobs, worker_name
 
 if TYPE_CHECKING:
     from core.library import Library
+    from core.training.loop import TrainingProgress
 
 RECOVER_EVERY_S = 30.0
 
@@ -46,6 +51,12 @@ class WorkerEvents:
     # The worker found nothing to run and waits: called once as it goes idle and again when the
     # queue's pause flag changes while it waits (the argument: whether the queue is paused).
     idle: Callable[[bool], None] | None = None
+    job_paused: Callable[[Job], None] | None = None
+    # a training job's step (loss, rate, ETA), the sample images it just drew (output ids),
+    # and what it says on the way (a warning, class images being made)
+    training_step: Callable[[Job, TrainingProgress], None] | None = None
+    samples: Callable[[Job, list[int]], None] | None = None
+    note: Callable[[Job, str], None] | None = None
 
 
 @dataclass
@@ -53,6 +64,7 @@ class WorkerStats:
     done: int = 0
     failed: int = 0
     cancelled: int = 0
+    paused: int = 0
     outputs: int = 0
     job_ids: list[int] = field(default_factory=list)
 
@@ -206,18 +218,25 @@ class Worker:
         beat.watch(job.id)
         try:
             self._emit(self.events.job_started, job)
-            outputs = self.generator.generate(
-                job.request,
-                project=job.project,
-                out_dir=Path(job.out_dir) if job.out_dir else None,
-                job_id=job.id,
-                on_step=self._step_reporter(job),
-                cancel=self._cancel,
-                stem=job.stem,
-            )
+            if job.kind == "train":
+                outputs = self._train(job, beat)
+            else:
+                outputs = self.generator.generate(
+                    job.request,
+                    project=job.project,
+                    out_dir=Path(job.out_dir) if job.out_dir else None,
+                    job_id=job.id,
+                    on_step=self._step_reporter(job),
+                    cancel=self._cancel,
+                    stem=job.stem,
+                )
         except Cancelled:
             if self._stop.is_set():
                 self.jobs.release(job.id)
+            elif self.jobs.pause_requested(job.id):
+                self.jobs.release(job.id, "paused")
+                stats.paused += 1
+                self._emit(self.events.job_paused, job)
             else:
                 self.jobs.finish(job.id, "cancelled", "Cancelled", "cancelled while running")
                 stats.cancelled += 1
@@ -243,6 +262,33 @@ class Worker:
             if beat is not self._beat:
                 beat.stop()
         return True
+
+    def _train(self, job: Job, beat: _Heartbeat) -> list[GeneratedOutput]:
+        """Run a training job; its variant and run record commit with its done state."""
+        from core.training.run import train
+
+        def progress(event: TrainingProgress) -> None:
+            beat.progress = event.to_dict()
+            self._emit(self.events.training_step, job, event)
+
+        def samples(drawn: list[Any]) -> None:
+            self._emit(self.events.samples, job, [s.output_id for s in drawn])
+
+        def note(text: str) -> None:
+            self._emit(self.events.note, job, text)
+
+        train(
+            job.spec,
+            self.library,
+            progress,
+            self._cancel.is_set,
+            on_note=note,
+            on_sample=samples,
+            job_id=job.id,
+            project=job.project,
+            generator=self.generator,
+        )
+        return []
 
     def _tell_idle(self, told: bool | None) -> bool | None:
         """Report going idle, or a change of the pause flag while idle (one small read a poll,
@@ -277,6 +323,7 @@ class _Heartbeat:
     ) -> None:
         self.jobs, self.worker, self.cancel, self.every_s = jobs, worker, cancel, every_s
         self._job_id: int | None = None
+        self.progress: dict[str, Any] | None = None  # the watched job's last, kept at each beat
         self._lock = threading.Lock()  # a beat and a change of job never overlap
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{worker}", daemon=True)
@@ -291,6 +338,7 @@ class _Heartbeat:
     def watch(self, job_id: int | None) -> None:
         with self._lock:
             self._job_id = job_id
+            self.progress = None
 
     def _run(self) -> None:
         while not self._done.wait(self.every_s):
@@ -298,7 +346,7 @@ class _Heartbeat:
                 if self._job_id is None:
                     continue
                 try:
-                    if self.jobs.heartbeat(self._job_id, self.worker):
-                        self.cancel.set()
+                    if self.jobs.heartbeat(self._job_id, self.worker, self.progress):
+                        self.cancel.set()  # a cancel or a pause: the job stops at its next step
                 except Exception:  # a busy database must not kill the job; try again next beat
                     traceback.print_exc(file=sys.stderr)

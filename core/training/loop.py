@@ -40,6 +40,23 @@ class TrainingProgress:
     it_per_s: float
     eta_s: float
 
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "step": self.step,
+            "total": self.total,
+            "loss": round(self.loss, 6),
+            "it_per_s": round(self.it_per_s, 4),
+            "eta_s": round(self.eta_s, 1),
+        }
+
+    def line(self) -> str:
+        """`step 40/200  loss 0.1234  2.10 it/s  ETA 1:16`, as the CLI prints it."""
+        eta = int(self.eta_s)
+        return (
+            f"step {self.step}/{self.total}  loss {self.loss:.4f}  "
+            f"{self.it_per_s:.2f} it/s  ETA {eta // 60}:{eta % 60:02d}"
+        )
+
 
 @dataclass
 class TrainingData:
@@ -87,7 +104,12 @@ def run_loop(
     folder: Path,
     on_progress: Callable[[TrainingProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    after_step: Callable[[int], None] | None = None,
+    carry: dict[str, Any] | None = None,
 ) -> LoopResult:
+    """Train `spec` from its last checkpoint in `folder` (if any). `after_step(step)` runs after
+    each step (samples); `carry` is the caller's own state, saved in every checkpoint and read
+    back on resume (updated in place)."""
     import torch
 
     generator = torch.Generator("cpu").manual_seed(spec.seed)
@@ -105,6 +127,8 @@ def run_loop(
         restore_rng(saved["rng"], generator, data_rng)
         losses = [float(x) for x in saved["losses"]]
         step = int(saved["step"])
+        if carry is not None:
+            carry.update(saved.get("carry") or {})
     resumed_from = step
 
     def checkpoint() -> None:
@@ -117,6 +141,7 @@ def run_loop(
                 "schedule": schedule.state_dict(),
                 "rng": capture_rng(generator, data_rng),
                 "losses": list(losses),
+                "carry": dict(carry or {}),
             },
         )
 
@@ -138,6 +163,8 @@ def run_loop(
         method.after_step()
         step += 1
         losses.append(loss)
+        if after_step is not None:
+            after_step(step)
         if spec.checkpoint_every and step % spec.checkpoint_every == 0 and step < spec.steps:
             checkpoint()
         if on_progress is not None:

@@ -58,8 +58,7 @@ def class_images(
 ) -> ClassImages:
     """The class images of `request`: an earlier generation's if its outputs are all still
     there and its base model had this fingerprint, else made now (and recorded)."""
-    prepared = generator.prepare(request)
-    found = _earlier(generator, prepared.request.hash(), base_fingerprint)
+    found = made_before(generator, request, base_fingerprint)
     if found is not None:
         return found
     if on_note is not None:
@@ -72,6 +71,14 @@ def class_images(
         pixels=[_read(Path(o.path)) for o in outputs],
         reused=False,
     )
+
+
+def made_before(
+    generator: Generator, request: GenerationRequest, base_fingerprint: str
+) -> ClassImages | None:
+    """The class images an earlier run of `request` made (with the same base weights), if
+    they are all still there."""
+    return _earlier(generator, generator.prepare(request).request.hash(), base_fingerprint)
 
 
 def _earlier(generator: Generator, request_hash: str, fingerprint: str) -> ClassImages | None:

@@ -1,4 +1,5 @@
-"""`train`: a spec in, a trained variant in the library out. The CLI calls it; the queue will.
+"""`train`: a spec in, a trained variant in the library out. `atelier train --run` calls it, and
+the queue's worker for a job of kind "train".
 
 The order makes it safe: check everything (spec, name, base model, images) before any work;
 train in the run's own folder under `<home>/training/<spec hash>`, checkpointing there; export
@@ -25,9 +26,11 @@ if TYPE_CHECKING:
     from core.generation import Generator
     from core.library import Library
     from core.models.resolve import ResolvedModel
+    from core.request import GenerationRequest
     from core.training.dataset import InstanceImage
     from core.training.parts import BaseParts
     from core.training.prior import ClassImages
+    from core.training.samples import Sample
 
 TRAINED_DIR = "trained"  # under the library home: the variants' files
 RUNS_DIR = "training"  # under the library home: each run's checkpoints, by spec hash
@@ -65,7 +68,7 @@ def prepare(spec: TrainingSpec, library: Library, generator: Generator | None = 
     from core.training.parts import check_supported
 
     spec.validate()
-    _check_name_free(library, spec.name)
+    check_name_free(library, spec.name)
     generator = generator or Generator(library)
     model = generator.resolve_model(spec.base, "base")
     check_supported(model.kind, spec.method, spec.base)
@@ -84,13 +87,19 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     *,
     on_note: Callable[[str], None] | None = None,
+    on_sample: Callable[[list[Sample]], None] | None = None,
+    job_id: int | None = None,
+    project: str = "default",
+    generator: Generator | None = None,
 ) -> TrainedVariant:
     """Train `spec` (resuming its last checkpoint if a run of the same spec was stopped) and
-    register the result in `library`. Raises Cancelled when `should_stop` stopped it."""
+    register the result in `library` (a queued run: with its `job_id`, which it ends as done).
+    Every `spec.sample_every` steps, samples go to history and to `on_sample`. Raises Cancelled
+    when `should_stop` stopped it."""
     from core.engine.device import thread_count
     from core.generation import Generator
 
-    generator = Generator(library)
+    generator = generator or Generator(library)
     prepared = prepare(spec, library, generator)
     for warning in prepared.warnings:
         if on_note is not None:
@@ -101,8 +110,24 @@ def train(
     with thread_count(int(spec.threads or 1)):
         prior = _class_images(generator, prepared, on_note)
         parts, method, data = _set_up(prepared, prior)
+        carry: dict[str, Any] = {"samples": []}
+        after_step = None
+        if spec.sample_every:
+            from core.training.samples import Sampler
+
+            sampler = Sampler(library, spec, prepared.model, parts, job_id, project)
+
+            def after_step(step: int) -> None:
+                if sampler.due(step):
+                    drawn = sampler.draw(step)
+                    carry["samples"] = [*carry["samples"], *(s.output_id for s in drawn)]
+                    if on_sample is not None:
+                        on_sample(drawn)
+
         try:
-            result = run_loop(spec, parts, method, data, folder, on_progress, should_stop)
+            result = run_loop(
+                spec, parts, method, data, folder, on_progress, should_stop, after_step, carry
+            )
         except RuntimeError as exc:
             raise _failure(exc, folder) from exc
         if result.stopped:
@@ -113,13 +138,41 @@ def train(
         base = _base_record(prepared.model)
         record = _record(prepared, prior, base, result.losses, result.resumed_from)
     record["seconds"] = round(time.perf_counter() - started, 3)
-    variant = _export_and_register(library, prepared, method, base, record)
+    record["samples"] = list(carry["samples"])
+    record["job_id"] = job_id
+    variant = _export_and_register(library, prepared, method, base, record, job_id)
     shutil.rmtree(folder, ignore_errors=True)
     return variant
 
 
+def class_images_job(spec: TrainingSpec, library: Library) -> GenerationRequest | None:
+    """The generation job that makes a DreamBooth run's class images, queued before the run;
+    None when the run needs none or an earlier run already made them (same base weights,
+    class prompt, seed, count and size)."""
+    from core.generation import Generator
+    from core.training.prior import class_request, made_before
+
+    if not spec.class_images:
+        return None
+    generator = Generator(library)
+    prepared = prepare(spec, library, generator)
+    resolved = prepared.spec
+    request = class_request(
+        resolved.base,
+        str(resolved.class_prompt),
+        resolved.seed,
+        resolved.class_images,
+        int(resolved.resolution or 0),
+        int(resolved.threads or 1),
+    )
+    if made_before(generator, request, prepared.model.fingerprint) is not None:
+        return None
+    return request
+
+
 # ---- checks ------------------------------------------------------------------------------
-def _check_name_free(library: Library, name: str) -> None:
+def check_name_free(library: Library, name: str) -> None:
+    """BadInput unless `name` is free for a new variant (no model, no file of that name)."""
     if library.models.get(name) is not None:
         raise BadInput("name", f"{name!r} is already a model in this library; choose another name")
     if (library.home / TRAINED_DIR / name).exists() or any(
@@ -269,6 +322,7 @@ def _export_and_register(
     method: Any,
     base: dict[str, Any],
     record: dict[str, Any],
+    job_id: int | None = None,
 ) -> TrainedVariant:
     from core.models.fingerprint import fingerprint_model
     from core.models.kinds import detect_kind
@@ -316,5 +370,6 @@ def _export_and_register(
         base_name=str(base["name"]),
         base_fingerprint=str(base["fingerprint"]),
         record=record,
+        job_id=job_id,
     )
     return TrainedVariant(spec.name, kind, fingerprint.sha256, str(final), spec.base, spec.method)

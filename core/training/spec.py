@@ -57,16 +57,26 @@ class TrainingSpec:
     checkpoint_every: int = 0  # 0: only at the end and when stopped
     threads: int | None = None
     device: str | None = None
+    sample_every: int = 0  # draw samples every N steps (0: none); does not change the weights
+
+    # fields that do not change the weights: out of the hash (a run with samples resumes a
+    # checkpoint made without), and left out of the JSON at their default (older hashes hold)
+    _NOT_WEIGHTS = ("sample_every",)
 
     # ---- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"version": SPEC_VERSION, **dataclasses.asdict(self)}
+        data = {"version": SPEC_VERSION, **dataclasses.asdict(self)}
+        if not self.sample_every:
+            del data["sample_every"]
+        return data
 
     def canonical_json(self) -> str:
         return canonical_json(self.to_dict())
 
     def hash(self) -> str:
-        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+        """Of what decides the weights (not of sampling), so it names the run's checkpoints."""
+        data = {k: v for k, v in self.to_dict().items() if k not in self._NOT_WEIGHTS}
+        return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingSpec:
@@ -96,6 +106,8 @@ class TrainingSpec:
         _positive("rank", self.rank)
         _positive("batch_size", self.batch_size)
         _positive("grad_accumulation", self.grad_accumulation)
+        if self.sample_every < 0:
+            raise BadInput("sample_every", f"{self.sample_every}: expected 0 or more")
         if self.checkpoint_every < 0:
             raise BadInput("checkpoint_every", f"{self.checkpoint_every}: expected 0 or more")
         if self.lr is not None and not 0 < self.lr < 1:

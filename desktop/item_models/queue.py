@@ -141,7 +141,7 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if job.error_message:
                 return f"{job.status}: {job.error_message}"
-            return job.request.prompt
+            return job.work.prompt
         if role == Qt.ItemDataRole.ForegroundRole and job.status == "failed":
             return FAILED
         return None
@@ -152,11 +152,11 @@ class QueueModel(QAbstractTableModel):
         if column == 1:
             return self._state(job)
         if column == 2:
-            return job.request.task
+            return job.task
         if column == 3:
-            return job.request.model
+            return job.model
         if column == PROMPT_COLUMN:
-            prompt = " ".join(job.request.prompt.split())
+            prompt = " ".join(job.work.prompt.split())
             return f"\u26a0 {job.error_message}" if job.status == "failed" else prompt
         return self._times(job)
 

@@ -58,6 +58,12 @@ class _Sender:
                 protocol.Cancelled(_ended(job, "cancelled", "Cancelled", "cancelled while running"))
             ),
             recovered=lambda items: self(protocol.Recovered(tuple(items))),
+            job_paused=lambda job: self(protocol.Paused(_held(job))),
+            training_step=lambda job, p: self(
+                protocol.Training(job.id, p.step, p.total, p.loss, p.it_per_s, p.eta_s)
+            ),
+            samples=lambda job, ids: self(protocol.Samples(job.id, tuple(ids))),
+            note=lambda job, text: self(protocol.Note(job.id, text)),
         )
 
 
@@ -72,6 +78,13 @@ def _ended(job: Job, status: str, error_type: str | None = None, message: str | 
         worker=None,
         cancel_requested=False,
         finished_at=utc_now(),
+    )
+
+
+def _held(job: Job) -> Job:
+    """The job as a pause left it: held, uncounted (`JobRepository.release`)."""
+    return dataclasses.replace(
+        job, status="paused", worker=None, started_at=None, attempts=max(0, job.attempts - 1)
     )
 
 

@@ -243,6 +243,11 @@ class WorkerProcess:
             case protocol.Cancelled(job):
                 self._finished()
                 _call(events.job_cancelled, job)
+            case protocol.Paused(job):
+                self._finished()
+                _call(events.job_paused, job)
+            case protocol.Training() | protocol.Samples() | protocol.Note():
+                self._training(message)
             case protocol.Recovered(items):
                 _call(events.recovered, list(items))
             case protocol.Reproduced(token, report, error):
@@ -252,6 +257,21 @@ class WorkerProcess:
                     reply.done.set()
             case _:
                 print(f"atelier: a message for the worker came from it: {message}", file=sys.stderr)
+
+    def _training(self, message: protocol.Training | protocol.Samples | protocol.Note) -> None:
+        """A running training job's step, samples or note, to the job of the last `Started`."""
+        from core.training.loop import TrainingProgress
+
+        running, events = self._running, self.events
+        if running is None or running.id != message.job_id:
+            return
+        match message:
+            case protocol.Training(_, step, total, loss, rate, eta):
+                _call(events.training_step, running, TrainingProgress(step, total, loss, rate, eta))
+            case protocol.Samples(_, ids):
+                _call(events.samples, running, list(ids))
+            case protocol.Note(_, text):
+                _call(events.note, running, text)
 
     def _finished(self) -> None:
         self._running = None

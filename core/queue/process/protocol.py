@@ -7,9 +7,11 @@ that is not JSON, or one of an unknown type or with a missing or mistyped field 
 
 - Parent -> child: `Stop` (finish the current step, put the running job back, exit), `Wake` (a
   job was just added), `Reproduce` (reproduce & verify an output before the next job).
-- Child -> parent: `Started`, `Step`, `Done`, `Failed`, `Cancelled` (a job's life: the job
-  travels inside, as the child last knew it, so the parent needs no database), `Recovered`
-  (crash recovery put jobs back) and `Reproduced` (the answer to a `Reproduce`, by its token).
+- Child -> parent: `Started`, `Step`, `Done`, `Failed`, `Cancelled`, `Paused` (a job's life:
+  the job travels inside, as the child last knew it, so the parent needs no database),
+  `Training` (a training job's step: loss, rate, ETA), `Samples` (the sample images it drew),
+  `Note` (what a job says on the way), `Recovered` (crash recovery put jobs back) and
+  `Reproduced` (the answer to a `Reproduce`, by its token).
 
 A step's preview travels as raw RGB bytes (base64): for a 64x64 preview that costs about a
 third of a PNG's encoding and decoding, for about the same bytes on the pipe.
@@ -27,11 +29,12 @@ from typing import Any, TypeVar
 
 from core.errors import AtelierError
 from core.generation import GeneratedOutput
-from core.queue.jobs import Job
+from core.queue.jobs import Job, work_from_json
 from core.queue.recovery import Recovered as RecoveredJob
 from core.request import GenerationRequest
+from core.training.spec import TrainingSpec
 
-VERSION = 1
+VERSION = 2  # 2: job kinds (a job's `work`), Paused, Training, Samples, Note
 
 
 class ProtocolError(ValueError):
@@ -109,6 +112,35 @@ class Cancelled:
 
 
 @dataclass(frozen=True)
+class Paused:
+    job: Job
+
+
+@dataclass(frozen=True)
+class Training:
+    """A training job's step: `TrainingProgress`'s fields."""
+
+    job_id: int
+    step: int
+    total: int
+    loss: float
+    it_per_s: float
+    eta_s: float
+
+
+@dataclass(frozen=True)
+class Samples:
+    job_id: int
+    output_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Note:
+    job_id: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Recovered:
     items: tuple[RecoveredJob, ...]
 
@@ -123,7 +155,9 @@ class Reproduced:
 
 
 ToChild = Stop | Wake | Reproduce
-ToParent = Started | Step | Done | Failed | Cancelled | Recovered | Reproduced
+ToParent = (
+    Started | Step | Done | Failed | Cancelled | Paused | Training | Samples | Note | Recovered
+) | Reproduced
 Message = ToChild | ToParent
 
 _TYPES: dict[str, type[Message]] = {
@@ -135,6 +169,10 @@ _TYPES: dict[str, type[Message]] = {
     "done": Done,
     "failed": Failed,
     "cancelled": Cancelled,
+    "paused": Paused,
+    "training": Training,
+    "samples": Samples,
+    "note": Note,
     "recovered": Recovered,
     "reproduced": Reproduced,
 }
@@ -146,7 +184,7 @@ def encode(message: Message) -> str:
     """One line of JSON, without its line end."""
     fields: dict[str, Any]
     match message:
-        case Started(job) | Cancelled(job):
+        case Started(job) | Cancelled(job) | Paused(job):
             fields = {"job": job_to_wire(job)}
         case Done(job, outputs):
             fields = {"job": job_to_wire(job), "outputs": [o.to_dict() for o in outputs]}
@@ -193,8 +231,24 @@ def _decode(kind: type[Message], f: _Fields) -> Message:
         return kind()
     if kind is Reproduce:
         return Reproduce(f.get("token", str), f.get("output_id", int))
-    if kind is Started or kind is Cancelled:
+    if kind is Started or kind is Cancelled or kind is Paused:
         return kind(f.job())
+    if kind is Training:
+        return Training(
+            job_id=f.get("job_id", int),
+            step=f.get("step", int),
+            total=f.get("total", int),
+            loss=f.number("loss"),
+            it_per_s=f.number("it_per_s"),
+            eta_s=f.number("eta_s"),
+        )
+    if kind is Samples:
+        ids = f.get("output_ids", list)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise ProtocolError("worker protocol: 'samples' output_ids should be whole numbers")
+        return Samples(f.get("job_id", int), tuple(ids))
+    if kind is Note:
+        return Note(f.get("job_id", int), f.get("text", str))
     if kind is Done:
         outputs = tuple(GeneratedOutput(**item) for item in f.get("outputs", list))
         return Done(f.job(), outputs)
@@ -236,6 +290,15 @@ class _Fields:
             )
         return value
 
+    def number(self, field: str) -> float:
+        value = self.data.get(field)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ProtocolError(
+                f"worker protocol: {self.name!r} field {field!r} should be a number, "
+                f"not {type(value).__name__}"
+            )
+        return float(value)
+
     def optional(self, field: str, kind: type[_T]) -> _T | None:
         return None if self.data.get(field) is None else self.get(field, kind)
 
@@ -269,6 +332,8 @@ _WIRE_TYPES: dict[str, type] = {
     "None": type(None),
     "datetime": str,
     "GenerationRequest": dict,
+    "TrainingSpec": dict,
+    "dict[str, Any]": dict,
 }
 _JOB_FIELDS = {
     field.name: tuple(_WIRE_TYPES[part] for part in str(field.type).split(" | "))
@@ -278,11 +343,12 @@ _JOB_TIMES = {field.name: "datetime" in str(field.type) for field in dataclasses
 
 
 def job_to_wire(job: Job) -> dict[str, Any]:
-    """Every field of `job`, as JSON values: the request as `to_dict`, times in ISO 8601."""
+    """Every field of `job`, as JSON values: its work (request or spec) as `to_dict`, times in
+    ISO 8601."""
     wire: dict[str, Any] = {}
     for name in _JOB_FIELDS:
         value = getattr(job, name)
-        if isinstance(value, GenerationRequest):
+        if isinstance(value, GenerationRequest | TrainingSpec):
             value = value.to_dict()
         elif isinstance(value, datetime):
             value = value.isoformat()
@@ -307,8 +373,8 @@ def job_from_wire(wire: dict[str, Any]) -> Job:
                 f"worker protocol: a job's {name!r} should be {expected}, "
                 f"not {type(value).__name__}"
             )
-        if isinstance(value, dict):
-            value = GenerationRequest.from_dict(value)
+        if name == "work" and isinstance(value, dict):
+            value = work_from_json(str(wire["kind"]), json.dumps(value))
         elif isinstance(value, str) and _JOB_TIMES.get(name):
             value = datetime.fromisoformat(value)
         values[name] = value

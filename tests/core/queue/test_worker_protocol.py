@@ -15,6 +15,7 @@ from core.queue.jobs import Job, JobRepository, NewJob
 from core.queue.process import protocol
 from core.queue.recovery import Recovered as RecoveredJob
 from core.request import GenerationRequest, LoraRef
+from core.training.spec import TrainingSpec
 
 
 @pytest.fixture
@@ -37,6 +38,19 @@ def job(library: Library) -> Job:
     return claimed
 
 
+@pytest.fixture
+def training_job(library: Library) -> Job:
+    """A training job as the database hands it back: its work is a TrainingSpec."""
+    spec = TrainingSpec(
+        method="lora", base="demo:sd", images="/data/star", prompt="a zxq star", name="zxq",
+        steps=40, seed=9, rank=8, sample_every=10,
+    )  # fmt: skip
+    jobs = JobRepository(library.db.session_factory)
+    added = jobs.add(NewJob(spec, project="shapes"))
+    assert added.kind == "train" and added.spec == spec
+    return added
+
+
 def _messages(job: Job) -> list[protocol.Message]:
     output = GeneratedOutput(7, 3, "/tmp/out/cat.png", 2**40 + 3, "cd" * 32, 0)
     finished = dataclasses.replace(job, status="failed", error_message="out of memory")
@@ -50,6 +64,10 @@ def _messages(job: Job) -> list[protocol.Message]:
         protocol.Done(job, (output, dataclasses.replace(output, output_id=8, index=1))),
         protocol.Failed(finished, "ModelError", "out of memory"),
         protocol.Cancelled(job),
+        protocol.Paused(dataclasses.replace(job, status="paused")),
+        protocol.Training(job.id, 12, 40, 0.0731, 2.5, 11.2),
+        protocol.Samples(job.id, (31, 32)),
+        protocol.Note(job.id, "making 4 class images with demo:sd"),
         protocol.Recovered((RecoveredJob(4, True, "its worker stopped"),)),
         protocol.Reproduced("a1b2c3d4", report={"output_id": 12, "status": "exact"}),
         protocol.Reproduced("a1b2c3d4", error="no output 12 in this library"),
@@ -66,6 +84,15 @@ def test_every_message_comes_back_as_it_was_sent(job: Job) -> None:
         assert protocol.decode(line + "\n") == message
 
 
+def test_a_training_job_on_the_wire_keeps_its_spec(training_job: Job) -> None:
+    line = protocol.encode(protocol.Started(training_job))
+    back = protocol.decode(line)
+    assert isinstance(back, protocol.Started) and back.job == training_job
+    assert back.job.spec.sample_every == 10 and back.job.task == "train lora"
+    with pytest.raises(TypeError, match="is a train job; it has no image request"):
+        _ = back.job.request
+
+
 def test_a_job_on_the_wire_keeps_every_field(job: Job) -> None:
     back = protocol.job_from_wire(json.loads(json.dumps(protocol.job_to_wire(job))))
     assert back == job
@@ -78,25 +105,25 @@ def test_a_job_on_the_wire_keeps_every_field(job: Job) -> None:
     ("line", "says"),
     [
         ("stop\n", "not a JSON line: 'stop'"),
-        ('{"v": 1, "type": "step", "job_id": 1\n', "not a JSON line"),
+        ('{"v": 2, "type": "step", "job_id": 1\n', "not a JSON line"),
         ("[1, 2]", "not a JSON object"),
-        ('{"v": 1, "type": "explode"}', "unknown message type 'explode' (known: stop, wake"),
-        ('{"v": 1}', "unknown message type None"),
+        ('{"v": 2, "type": "explode"}', "unknown message type 'explode' (known: stop, wake"),
+        ('{"v": 2}', "unknown message type None"),
         (
-            '{"v": 1, "type": "reproduce", "token": "ab"}',
+            '{"v": 2, "type": "reproduce", "token": "ab"}',
             "a 'reproduce' message without 'output_id'",
         ),
         (
-            '{"v": 1, "type": "reproduce", "token": "ab", "output_id": "12"}',
+            '{"v": 2, "type": "reproduce", "token": "ab", "output_id": "12"}',
             "'reproduce' field 'output_id' should be int, not str",
         ),
-        ('{"v": 1, "type": "started", "job": {"id": 1}}', "a job with missing fields"),
+        ('{"v": 2, "type": "started", "job": {"id": 1}}', "a job with missing fields"),
         (
-            '{"v": 1, "type": "done", "job": JOB, "outputs": [{"path": "x.png"}]}',
+            '{"v": 2, "type": "done", "job": JOB, "outputs": [{"path": "x.png"}]}',
             "bad 'done' message",
         ),
         (
-            '{"v": 1, "type": "step", "job_id": 1, "call": 0, "calls": 1, "step": 0, "steps": 2, '
+            '{"v": 2, "type": "step", "job_id": 1, "call": 0, "calls": 1, "step": 0, "steps": 2, '
             '"phase": "base", "preview": {"width": 4, "height": 4, "rgb": "AAAA"}}',
             "a 4x4 preview of 3 bytes, expected 48",
         ),
@@ -113,15 +140,15 @@ def test_a_line_that_cannot_be_read_says_why(job: Job, line: str, says: str) -> 
 def test_a_job_with_a_field_of_the_wrong_type_names_the_field(job: Job) -> None:
     wire: dict[str, Any] = protocol.job_to_wire(job)
     wire["attempts"] = True
-    line = json.dumps({"v": 1, "type": "cancelled", "job": wire})
+    line = json.dumps({"v": 2, "type": "cancelled", "job": wire})
     with pytest.raises(protocol.ProtocolError, match="job's 'attempts' should be int, not bool"):
         protocol.decode(line)
-    wire["attempts"], wire["request"]["steps"] = 1, "many"
+    wire["attempts"], wire["work"]["steps"] = 1, "many"
     with pytest.raises(protocol.ProtocolError, match=r"bad 'cancelled' message: .*steps"):
-        protocol.decode(json.dumps({"v": 1, "type": "cancelled", "job": wire}))
+        protocol.decode(json.dumps({"v": 2, "type": "cancelled", "job": wire}))
 
 
-@pytest.mark.parametrize("version", [protocol.VERSION + 1, None, "1"])
+@pytest.mark.parametrize("version", [protocol.VERSION + 1, 1, None, "2"])
 def test_a_line_of_another_version_is_a_version_mismatch(version: object) -> None:
     line = json.dumps({"v": version, "type": "wake"})
     with pytest.raises(protocol.VersionMismatch, match="different versions of Atelier") as caught:
