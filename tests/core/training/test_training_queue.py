@@ -179,3 +179,44 @@ def test_dreambooth_class_images_are_an_ordinary_job_queued_before_the_run(
             run.record["class_images"]["run_id"]
             == library.runs.first_output_of_job(first.id).run_id
         )  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_a_killed_queue_run_goes_on_from_the_last_checkpoint_to_the_same_weights(
+    tmp_path: Path, subject_images: Path
+) -> None:
+    """SIGKILL while training (no clean stop, no checkpoint on the way out): the next
+    `queue run` recovers the job and continues from the last periodic checkpoint."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = _spec(subject_images, steps=40, checkpoint_every=4)
+    home = tmp_path / "home"
+    with Library.open(home) as library:
+        job = library.queue.submit_training(spec)
+    command = [sys.executable, "-m", "core.cli.main", "--home", str(home), "queue", "run"]
+    runner = subprocess.Popen([*command, "--until-empty"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    step = 0
+    while step < 8 and runner.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        with Library.open(home) as library:
+            progress = library.jobs.get(job.id).progress  # type: ignore[union-attr]
+        step = int(progress["step"]) if progress else 0
+    assert runner.poll() is None, "the run ended before it could be killed"
+    runner.send_signal(signal.SIGKILL)
+    runner.wait(timeout=30)
+
+    again = subprocess.run([*command, "--until-empty"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"job {job.id}: its worker" in again.stderr  # recovery said what it did
+    with Library.open(home) as library:
+        run = library.training_runs.for_job(job.id)
+        assert run is not None and run.record["resumed_from_step"] >= 4
+        assert len(run.record["losses"]) == 40
+        finished = library.models.get("zxq")
+    with Library.open(tmp_path / "straight") as library:
+        straight = train(spec, library)
+    assert finished is not None and finished.fingerprint == straight.fingerprint
