@@ -167,8 +167,11 @@ class QueuePanel(QWidget):
             return
         if job is None:
             self.model.remove_job(job_id)
-        else:
-            self.model.update_job(job)
+            return
+        selected = self.selected_job_id()
+        self.model.update_job(job)
+        if selected == job_id and self.selected_job_id() != job_id:
+            self.select_job(job_id)  # its row moved (pinned or unpinned): still selected
 
     def add_jobs(self, jobs: list[Any]) -> None:
         """New jobs were queued from this window: their rows, or a reload for many."""
