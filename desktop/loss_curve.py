@@ -1,7 +1,9 @@
 """A training run's loss curve: the losses by step, painted with QPainter (no plotting library).
 
 The curve keeps every point it is given; painting draws at most one point per pixel column (the
-mean of the steps that fall in it), so a 10,000-step run paints as fast as a 100-step one.
+mean of the steps that fall in it), so a 10,000-step run paints as fast as a 100-step one. A
+step's loss is noisy (each step draws its own timesteps), so a smoothed line (an exponential
+moving average over about a twentieth of the run) is drawn over the raw one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MARGIN = 6
 LABEL_PX = 56  # the left margin's width: the loss axis's labels
-LINE = QColor("#4a90d9")
+RAW = QColor(74, 144, 217, 110)  # the steps' own losses, faint
+LINE = QColor("#8cc4ff")  # the smoothed loss
 GRID = QColor("#555")
 TEXT = QColor("#bbb")
 BACKGROUND = QColor("#222")
@@ -56,16 +59,28 @@ class LossCurve(QWidget):
         area: QRectF = QRectF(self.rect()).adjusted(LABEL_PX, MARGIN, -MARGIN, -MARGIN - 14)
         return area
 
-    def polyline(self) -> QPolygonF:
-        """The curve in widget coordinates: one point per pixel column at most."""
+    def smoothed(self) -> list[tuple[int, float]]:
+        """The losses as an exponential moving average (a span of about 5% of the run)."""
+        span = max(1.0, len(self.points) / 20)
+        alpha = 2 / (span + 1)
+        out, mean = [], self.points[0][1] if self.points else 0.0
+        for step, loss in self.points:
+            mean = alpha * loss + (1 - alpha) * mean
+            out.append((step, mean))
+        return out
+
+    def polyline(self, points: list[tuple[int, float]] | None = None) -> QPolygonF:
+        """The curve in widget coordinates (the raw losses unless given others): one point per
+        pixel column at most."""
+        points = self.points if points is None else points
         area = self.plot_rect()
-        if not self.points or area.width() < 2 or area.height() < 2:
+        if not points or area.width() < 2 or area.height() < 2:
             return QPolygonF()
         lo, hi = self.loss_range()
         first = min(self.points[0][0], 1)
         span = max(1, self.total - first)
         columns: dict[int, list[float]] = {}
-        for step, loss in self.points:
+        for step, loss in points:
             x = round((step - first) / span * area.width())
             columns.setdefault(x, []).append(loss)
         polygon = QPolygonF()
@@ -105,10 +120,13 @@ class LossCurve(QWidget):
         painter.drawText(
             below, Qt.AlignmentFlag.AlignLeft, f"step {step}/{self.total}  loss {loss:.4f}"
         )
-        painter.setPen(QPen(LINE, 1.5))
         polygon = self.polyline()
         if polygon.size() == 1:
+            painter.setPen(QPen(LINE, 1.5))
             painter.drawEllipse(polygon.at(0), 2.0, 2.0)
         else:
+            painter.setPen(QPen(RAW, 1.0))
             painter.drawPolyline(polygon)
+            painter.setPen(QPen(LINE, 2.0))
+            painter.drawPolyline(self.polyline(self.smoothed()))
         painter.end()

@@ -346,7 +346,10 @@ class QueuePanel(QWidget):
 
     @Slot(object, object)
     def on_done(self, job: Job, outputs: list[Any]) -> None:
-        self._finished(job, f"job {job.id} done: {len(outputs)} image(s)")
+        if job.kind == "train":
+            self._finished(job, f"job {job.id} done: trained {job.spec.name}")
+        else:
+            self._finished(job, f"job {job.id} done: {len(outputs)} image(s)")
         self.outputsReady.emit(outputs)
 
     @Slot(object, str, str)

@@ -369,14 +369,13 @@ class TrainPanel(QWidget):
 
     def _show_state(self, job: Job, trained: bool) -> None:
         spec = job.spec
-        what = f"job {job.id} \u00b7 {job.task} {spec.name} on {spec.base} \u00b7 {job.status}"
-        last = self.losses.get(job.id)
-        if job.status == "running" and last:
-            step, loss = last[-1]
-            what += f" \u00b7 step {step}/{self.totals.get(job.id, spec.steps)}"
-            what += f" \u00b7 loss {loss:.4f}"
-        elif job.status == "failed" and job.error_message:
+        what = f"job {job.id} \u00b7 {job.task} {spec.name} \u00b7 {job.status}"
+        points = self.curve.points  # the watched job's, just shown
+        if job.status == "failed" and job.error_message:
             what += f": {job.error_message}"
+        elif points:
+            step, loss = points[-1]
+            what += f" \u00b7 step {step}/{self.curve.total} \u00b7 loss {loss:.4f}"
         self.run_label.setText(what)
         self.use_button.setEnabled(trained)
 
@@ -397,7 +396,7 @@ class TrainPanel(QWidget):
         if job.id == self.watched:
             self.curve.add_point(progress.step, progress.loss, progress.total)
             self.run_label.setText(
-                f"job {job.id} \u00b7 {job.task} {job.spec.name} on {job.spec.base} \u00b7 "
+                f"job {job.id} \u00b7 {job.task} {job.spec.name} \u00b7 "
                 f"{training_text(progress.to_dict())}"
             )
 
