@@ -244,3 +244,33 @@ def test_train_in_the_window_then_use_the_lora_in_one_click(
     assert Path(output.path).is_file()
     request = window.session.jobs.get(image_job.id).request
     assert isinstance(request, GenerationRequest) and request.loras == (LoraRef("zxq", 0.8),)
+
+
+def test_pause_a_running_training_job_then_resume_it_from_its_checkpoint(
+    running_window: MainWindow, subject_images: Path, qtbot
+) -> None:
+    """Through the worker process: Pause job stops the run at its next step (its checkpoint
+    kept, the row paused); Resume job goes on from that step, not from the start."""
+    window = running_window
+    bridge, queue, jobs = window.session.bridge, window.queue, window.session.jobs
+    _fill(window, subject_images, steps=500)
+    with qtbot.waitSignal(bridge.trainingStep, timeout=60_000):
+        job = window.train.start()
+        assert job is not None
+    queue.select_job(job.id)
+    with qtbot.waitSignal(bridge.jobPaused, timeout=30_000):
+        qtbot.mouseClick(queue.hold_button, Qt.MouseButton.LeftButton)
+    assert jobs.get(job.id).status == "paused"
+    assert queue.model.text(queue.model.row_of(job.id), 1) == "paused"
+    assert queue.hold_button.text() == "Resume job"
+    assert "paused" in window.train.run_label.text()
+    stopped_at = window.train.curve.points[-1][0]
+    assert 1 <= stopped_at < 500
+
+    with qtbot.waitSignal(bridge.trainingStep, timeout=60_000) as resumed:
+        qtbot.mouseClick(queue.hold_button, Qt.MouseButton.LeftButton)
+    assert resumed.args[1].step == stopped_at + 1  # from the checkpoint, not step 1
+    with qtbot.waitSignal(bridge.jobCancelled, timeout=30_000):
+        queue.cancel_selected()
+    assert jobs.get(job.id).status == "cancelled"
+    assert window.session.library.models.get("zxq") is None
