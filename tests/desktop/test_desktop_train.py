@@ -147,6 +147,8 @@ def test_training_progress_in_the_queue_row_and_the_loss_curve(
     line = window.train.curve.polyline()
     assert line.size() == 2 and line.at(0).y() < line.at(1).y()  # the loss went down
     assert "loss 0.0731" in window.train.run_label.text()
+    bridge.note.emit(job, "warning: 6 images is few")  # what the run says shows in the status bar
+    assert window.statusBar().currentMessage() == f"job {job.id}: warning: 6 images is few"
 
     # a run another process works on: its last progress from the database
     other = jobs.add(NewJob(_spec(subject_images, name="other")))
