@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from core.queue.jobs import Job
     from core.queue.recovery import Recovered
     from core.queue.worker import WorkerEvents
+    from core.training.loop import TrainingProgress
 
 
 class WorkerBridge(QObject):
@@ -29,6 +30,10 @@ class WorkerBridge(QObject):
     jobFailed = Signal(object, str, str)  # Job, error type, message
     jobCancelled = Signal(object)  # Job
     recovered = Signal(int)  # how many jobs crash recovery put back
+    jobPaused = Signal(object)  # Job, held by a person (a training job kept its checkpoint)
+    trainingStep = Signal(object, object)  # Job, TrainingProgress (step, total, loss, rate, ETA)
+    samples = Signal(object, list)  # Job, the output ids of the samples a training job drew
+    note = Signal(object, str)  # Job, what it says on the way (a warning, class images)
     workerExited = Signal(int, bool)  # the worker process's exit code, started again?
 
     def events(self) -> WorkerEvents:
@@ -41,6 +46,10 @@ class WorkerBridge(QObject):
             job_failed=self._failed,
             job_cancelled=self._cancelled,
             recovered=self._recovered,
+            job_paused=self._paused,
+            training_step=self._training_step,
+            samples=self._samples,
+            note=self._note,
         )
 
     # ---- called in the worker process's reader thread ---------------------------------------
@@ -61,6 +70,18 @@ class WorkerBridge(QObject):
 
     def _cancelled(self, job: Job) -> None:
         self.jobCancelled.emit(job)
+
+    def _paused(self, job: Job) -> None:
+        self.jobPaused.emit(job)
+
+    def _training_step(self, job: Job, progress: TrainingProgress) -> None:
+        self.trainingStep.emit(job, progress)
+
+    def _samples(self, job: Job, output_ids: list[int]) -> None:
+        self.samples.emit(job, list(output_ids))
+
+    def _note(self, job: Job, text: str) -> None:
+        self.note.emit(job, text)
 
     def _recovered(self, items: list[Recovered]) -> None:
         self.recovered.emit(len(items))

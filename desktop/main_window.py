@@ -30,6 +30,7 @@ from desktop.panels.library import LibraryPanel
 from desktop.panels.queue import QueuePanel
 from desktop.panels.settings import SettingsDialog
 from desktop.panels.sweep_dialog import SweepDialog
+from desktop.panels.train import TrainPanel
 from desktop.session import Session
 from desktop.settings import save_preferences
 from desktop.sweeps import Sweeps
@@ -54,6 +55,7 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.inspector = InspectorPanel(session)
         self.canvas = CanvasPanel(session)
         self.library = LibraryPanel(session)
+        self.train = TrainPanel(session, self.generate.project.current)
         self.batches = FolderBatches(session, self)
         self.sweeps = Sweeps(session, self)
         self.watching = QLabel()
@@ -61,6 +63,7 @@ class MainWindow(LibrarySlots, QMainWindow):
         centre = QTabWidget()
         centre.addTab(self.history, "History")
         centre.addTab(self.canvas, "Canvas")
+        centre.addTab(self.train, "Train")
         self.centre = centre
         self.setCentralWidget(centre)
         self.docks = {
@@ -206,6 +209,7 @@ class MainWindow(LibrarySlots, QMainWindow):
     def _connect(self) -> None:
         for panel in (
             self.generate, self.queue, self.history, self.inspector, self.canvas, self.library,
+            self.train,
         ):  # fmt: skip
             panel.message.connect(self.show_message)
         for worker in (self.batches, self.sweeps):
@@ -223,6 +227,10 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.inspector.sendTo.connect(self.send_to)
         self.inspector.queued.connect(self.jobs_queued)
         self.generate.queued.connect(self.jobs_queued)
+        self.train.queued.connect(self.jobs_queued)
+        self.train.trained.connect(self.variant_trained)
+        self.train.useTrained.connect(self.use_trained)
+        self.queue.jobSelected.connect(self.job_selected)
         self.generate.depthChanged.connect(self.canvas.show_depth)
         self.history.outputsDeleted.connect(self.inspector.forget_outputs)
         self.connect_library()
@@ -254,8 +262,29 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.history.refresh()
         self.library.reload()
         shown = self.history.select_output(outputs[0].output_id) if outputs else False
-        if shown and self.centre.currentWidget() is not self.canvas:  # not while masking
+        # not while masking, nor while watching a training run
+        if shown and self.centre.currentWidget() not in (self.canvas, self.train):
             self.centre.setCurrentWidget(self.history)
+
+    @Slot(str)
+    def variant_trained(self, name: str) -> None:
+        """A training run finished: its variant is in the model lists and the library."""
+        self.generate.reload_models()
+        self.library.reload()
+
+    @Slot(str, str, str, str, str)
+    def use_trained(self, name: str, kind: str, base: str, prompt: str, token: str) -> None:
+        self.generate.use_trained(name, kind, base, prompt, token)
+        self.docks["generate"].raise_()
+        what = {"lora": "LoRA", "embedding": "embedding"}.get(kind, "model")
+        self.show_message(f"the generate panel now uses the trained {what} {name}")
+
+    @Slot(int)
+    def job_selected(self, job_id: int) -> None:
+        """A training job selected in the queue: the Train panel shows its run."""
+        job = self.queue.model.job(job_id)
+        if job is not None and job.kind == "train":
+            self.train.watch(job_id)
 
     @Slot(int)
     def grid_recorded(self, output_id: int) -> None:
@@ -389,6 +418,7 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.save_layout()
         self.batches.stop_watching()
         self.history.thumbnails.wait(5000)
+        self.train.thumbnails.wait(5000)
         self.session.ask_worker_to_stop()  # never waits on a step (one took 142 s)
         event.accept()
 

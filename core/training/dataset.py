@@ -86,12 +86,13 @@ def _prepare(path: Path, resolution: int, prompt: str) -> InstanceImage:
         sha256=hashlib.sha256(data).hexdigest(),
         size=(width, height),
         crop=crop,
-        caption=_caption(path, prompt),
+        caption=caption_for(path, prompt),
         pixels=np.asarray(square, dtype=np.uint8),
     )
 
 
-def _caption(path: Path, prompt: str) -> str:
+def caption_for(path: Path, prompt: str) -> str:
+    """An instance image's caption: its `name.txt` beside it when not empty, else `prompt`."""
     sidecar = path.with_suffix(".txt")
     if sidecar.is_file():
         text = sidecar.read_text(encoding="utf-8").strip()

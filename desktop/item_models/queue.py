@@ -3,6 +3,9 @@
 Running jobs are pinned first; the rest follow in queue order (the order they will run) or
 newest first, as the user chooses. A full reload happens only on a reconciliation (the window
 regains focus, the user acts on the queue); a job's event changes its own row alone.
+
+A running training job's row shows its step, loss, rate and ETA in place of the prompt: from the
+worker's training events, or (a job another process runs) the last progress in the database.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ class QueueModel(QAbstractTableModel):
         self.newest_first = False
         # the running job's progress: job id -> (done, total, first step's time, its done)
         self.progress: dict[int, tuple[int, int, float, int]] = {}
+        # a running training job's last progress from the worker's events (step, total, loss,
+        # it_per_s, eta_s); a job not run by this window's worker shows the database's
+        self.training: dict[int, dict[str, float]] = {}
+        self.pausing: set[int] = set()  # running jobs a person paused: they stop at the next step
         self.resets = 0  # how many full reloads (a test checks one job's event is not one)
 
     # ---- ordering ------------------------------------------------------------------------
@@ -59,6 +66,7 @@ class QueueModel(QAbstractTableModel):
         self._row_of = {}
         self._reindex()
         self.progress = {k: v for k, v in self.progress.items() if k in self._row_of}
+        self._forget_stopped()
         self.endResetModel()
         self.resets += 1
 
@@ -68,6 +76,9 @@ class QueueModel(QAbstractTableModel):
 
     def update_job(self, job: Job) -> None:
         """One job changed (or is new): its row alone changes, moving if its place did."""
+        if job.status != "running":
+            self.training.pop(job.id, None)
+            self.pausing.discard(job.id)
         row = self._row_of.get(job.id)
         if row is not None:
             old = self.jobs[row]
@@ -99,12 +110,40 @@ class QueueModel(QAbstractTableModel):
         if row is not None:
             self.dataChanged.emit(self.index(row, 1), self.index(row, len(COLUMNS) - 1))
 
+    def set_training(self, job_id: int, progress: dict[str, float]) -> None:
+        """A training step's progress (`TrainingProgress.to_dict()`): the job's row redraws."""
+        self.training[job_id] = dict(progress)
+        row = self._row_of.get(job_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 1), self.index(row, len(COLUMNS) - 1))
+
+    def set_pausing(self, job_id: int) -> None:
+        self.pausing.add(job_id)
+        row = self._row_of.get(job_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 1), self.index(row, 1))
+
+    def _forget_stopped(self) -> None:
+        running = {job.id for job in self.jobs if job.status == "running"}
+        self.training = {k: v for k, v in self.training.items() if k in running}
+        self.pausing &= running
+
     # ---- reading -------------------------------------------------------------------------
     def row_of(self, job_id: int) -> int | None:
         return self._row_of.get(job_id)
 
     def job_ids(self) -> list[int]:
         return [job.id for job in self.jobs]
+
+    def job(self, job_id: int) -> Job | None:
+        row = self._row_of.get(job_id)
+        return None if row is None else self.jobs[row]
+
+    def training_progress(self, job: Job) -> dict[str, Any] | None:
+        """A running training job's last progress: this window's events, else the database's."""
+        if job.kind != "train" or job.status != "running":
+            return None
+        return self.training.get(job.id) or job.progress
 
     def text(self, row: int, column: int) -> str:
         return str(self.data(self.index(row, column)) or "")
@@ -141,6 +180,10 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if job.error_message:
                 return f"{job.status}: {job.error_message}"
+            if job.kind == "train":
+                progress = self.training_progress(job)
+                line = f"{training_text(progress)}\n" if progress else ""
+                return f"{line}{job.spec.name}: {job.work.prompt}"
             return job.work.prompt
         if role == Qt.ItemDataRole.ForegroundRole and job.status == "failed":
             return FAILED
@@ -156,14 +199,23 @@ class QueueModel(QAbstractTableModel):
         if column == 3:
             return job.model
         if column == PROMPT_COLUMN:
+            if job.status == "failed":
+                return f"\u26a0 {job.error_message}"
             prompt = " ".join(job.work.prompt.split())
-            return f"\u26a0 {job.error_message}" if job.status == "failed" else prompt
+            if job.kind == "train":
+                progress = self.training_progress(job)
+                return training_text(progress) if progress else f"{job.spec.name}: {prompt}"
+            return prompt
         return self._times(job)
 
     def _state(self, job: Job) -> str:
         if job.status == "running":
             if job.cancel_requested:
                 return "cancelling"
+            if job.id in self.pausing:
+                return "pausing"
+            if (training := self.training_progress(job)) is not None:
+                return f"running {int(training['step'])}/{int(training['total'])}"
             done, total, _, _ = self.progress.get(job.id, (0, 0, 0.0, 0))
             return f"running {done}/{total}" if total else "running"
         return "FAILED" if job.status == "failed" else job.status
@@ -178,11 +230,26 @@ class QueueModel(QAbstractTableModel):
         started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
         elapsed = max(0.0, (datetime.now(UTC) - started).total_seconds())
         text = _duration(elapsed)
+        if (training := self.training_progress(job)) is not None:
+            return f"{text}, ETA {_duration(float(training['eta_s']))}"
         done, total, first_at, first_done = self.progress.get(job.id, (0, 0, 0.0, 0))
         if total and done > first_done:
             per_step = (time.monotonic() - first_at) / (done - first_done)
             text += f", ETA {_duration(per_step * (total - done))}"
         return text
+
+
+def training_text(progress: dict[str, Any]) -> str:
+    """A training job's last step: `step 40/200 · loss 0.0731 · 2.5 it/s · ETA 1:16`."""
+    rate = float(progress["it_per_s"])
+    minutes, seconds = divmod(max(0, round(float(progress["eta_s"]))), 60)
+    parts = (
+        f"step {int(progress['step'])}/{int(progress['total'])}",
+        f"loss {float(progress['loss']):.4f}",
+        f"{rate:.1f} it/s" if rate >= 1 else f"{rate:.2f} it/s",
+        f"ETA {minutes}:{seconds:02d}",
+    )
+    return " \u00b7 ".join(parts)
 
 
 def _duration(elapsed: float) -> str:

@@ -33,13 +33,21 @@ PathRole = Qt.ItemDataRole.UserRole
 
 
 class FileField(QWidget):
-    """A line edit with a "..." button that picks a file."""
+    """A line edit with a "..." button that picks a file (or, with `folder`, a folder)."""
 
     textChanged = Signal(str)
 
-    def __init__(self, placeholder: str, file_filter: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        placeholder: str,
+        file_filter: str,
+        parent: QWidget | None = None,
+        *,
+        folder: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.file_filter = file_filter
+        self.folder = folder
         self.edit = QLineEdit()
         self.edit.setPlaceholderText(placeholder)
         self.edit.textChanged.connect(self.textChanged)
@@ -59,7 +67,10 @@ class FileField(QWidget):
 
     @Slot()
     def browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a file", "", self.file_filter)
+        if self.folder:
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder", self.text())
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a file", "", self.file_filter)
         if path:
             self.edit.setText(path)
 

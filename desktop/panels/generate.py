@@ -50,6 +50,7 @@ TASK_FIELDS: dict[str, tuple[str, ...]] = {
 
 INVALID_STYLE = "border: 2px solid #d9534f;"
 QUEUE_MANY = 4
+TRAINED_LORA_WEIGHT = 0.8  # a freshly trained LoRA's weight in "Use in Generate"
 # the demo model for each task, picked when an output is sent to that task
 DEMO_FOR_TASK = {
     "img2img": "demo:sd", "inpaint": "demo:sd-inpaint", "upscale": "demo:sd-upscale",
@@ -352,6 +353,29 @@ class GeneratePanel(QWidget):
         demo = DEMO_FOR_TASK.get(task)
         if demo and self.model.currentText().startswith("demo:"):
             self.model.setCurrentText(demo)
+
+    def use_trained(self, name: str, kind: str, base: str, prompt: str, token: str = "") -> None:
+        """A trained variant, ready to generate with: a LoRA joins the LoRA list at 0.8, an
+        embedding becomes the embedding (its token in the prompt), both on the model they were
+        trained on; a DreamBooth model is selected as the model. An empty prompt gets the
+        instance prompt."""
+        self.reload_models()
+        if kind == "lora":
+            if name not in [lora.path for lora in self.loras.loras()]:
+                self.loras.add_lora(name, TRAINED_LORA_WEIGHT)
+            self.model.setCurrentText(base)
+        elif kind == "embedding":
+            self._kept_embeddings = ()
+            self.embedding.setText(name)
+            self.model.setCurrentText(base)
+        else:
+            self.model.setCurrentText(name)
+        text = self.prompt.toPlainText().strip()
+        if not text:
+            self.prompt.setPlainText(prompt)
+        elif token and token not in text:
+            self.prompt.setPlainText(f"{token} {text}")
+        self._clear_marks()
 
     # ---- checking and queueing -----------------------------------------------------------
     def check(self) -> GenerationRequest | None:

@@ -2,7 +2,10 @@
 
 Its model changes a row at a time from the worker bridge's events (a job's event re-reads
 that one job); the whole queue is read again only when the window regains focus or the user
-acts on the queue, and a timer only redraws the running job's elapsed time."""
+acts on the queue, and a timer only redraws the running job's elapsed time.
+
+"Pause queue" holds the whole queue; "Pause job" holds the selected job alone (a running training
+job checkpoints and goes on from there when resumed with "Resume job")."""
 
 from __future__ import annotations
 
@@ -21,22 +24,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.item_models.queue import COLUMNS, ORDERS, PROMPT_COLUMN, JobIdRole, QueueModel
+from desktop.item_models.queue import (
+    COLUMNS,
+    ORDERS,
+    PROMPT_COLUMN,
+    JobIdRole,
+    QueueModel,
+    training_text,
+)
 from desktop.panels.job_list import JobList
 
 if TYPE_CHECKING:
     from core.queue.jobs import Job
+    from core.training.loop import TrainingProgress
     from desktop.session import Session
 
 PREVIEW_PX = 128
 TICK_MS = 1000  # the running job's elapsed time and ETA
 MANY_NEW = 50  # more new jobs than this at once: read the queue again instead of row by row
 LIMIT = 100_000
+HOLDABLE = ("queued", "running", "paused")  # a job "Pause job" / "Resume job" applies to
 
 
 class QueuePanel(QWidget):
     message = Signal(str)
     outputsReady = Signal(list)  # GeneratedOutput of a finished job
+    jobSelected = Signal(int)  # the user selected this job's row
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,6 +62,10 @@ class QueuePanel(QWidget):
         bridge.jobDone.connect(self.on_done)
         bridge.jobFailed.connect(self.on_failed)
         bridge.jobCancelled.connect(self.on_cancelled)
+        bridge.jobPaused.connect(self.on_paused)
+        bridge.trainingStep.connect(self.on_training_step)
+        bridge.note.connect(self.on_note)
+        bridge.samples.connect(self.on_samples)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._timer.start(TICK_MS)
@@ -76,9 +93,21 @@ class QueuePanel(QWidget):
         self.preview.setFixedSize(PREVIEW_PX, PREVIEW_PX)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setStyleSheet("background: #222; color: #aaa;")
-        self.pause_button = QPushButton("Pause")
+        self.pause_button = QPushButton("Pause queue")
+        self.pause_button.setToolTip("hold the whole queue: no new job starts until resumed")
         self.pause_button.setCheckable(True)
         self.pause_button.toggled.connect(self.set_paused)
+        self.hold_button = QPushButton("Pause job")
+        self.hold_button.setToolTip(
+            "hold the selected job (a running training run checkpoints first); "
+            "Resume job puts it back in its place"
+        )
+        self.hold_button.clicked.connect(self.hold_selected)
+        self.hold_button.setEnabled(False)
+        self.model.dataChanged.connect(self._selected_changed)
+        self.model.modelReset.connect(self._selected_changed)
+        self.list.selectionModel().currentChanged.connect(self._selected_changed)
+        self.list.selectionModel().currentChanged.connect(self._current_changed)
         buttons = QHBoxLayout()
         for text, slot in (
             ("Cancel", self.cancel_selected), ("Retry", self.retry_selected),
@@ -88,6 +117,7 @@ class QueuePanel(QWidget):
             button.clicked.connect(slot)
             buttons.addWidget(button)
         buttons.insertWidget(0, self.pause_button)
+        buttons.insertWidget(2, self.hold_button)
         # the running job (preview, progress, the order choice) beside the list: the list
         # keeps the panel's whole height for its rows
         self.progress.setFixedWidth(PREVIEW_PX)
@@ -125,7 +155,7 @@ class QueuePanel(QWidget):
             self.select_job(selected)
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(paused)
-        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setText("Resume queue" if paused else "Pause queue")
         self.pause_button.blockSignals(False)
 
     def update_job(self, job_id: int) -> None:
@@ -137,8 +167,11 @@ class QueuePanel(QWidget):
             return
         if job is None:
             self.model.remove_job(job_id)
-        else:
-            self.model.update_job(job)
+            return
+        selected = self.selected_job_id()
+        self.model.update_job(job)
+        if selected == job_id and self.selected_job_id() != job_id:
+            self.select_job(job_id)  # its row moved (pinned or unpinned): still selected
 
     def add_jobs(self, jobs: list[Any]) -> None:
         """New jobs were queued from this window: their rows, or a reload for many."""
@@ -194,6 +227,42 @@ class QueuePanel(QWidget):
     def set_paused(self, paused: bool) -> None:
         self._act(self.session.jobs.set_paused, paused)
         self.message.emit("queue paused" if paused else "queue resumed")
+
+    @Slot()
+    def hold_selected(self) -> None:
+        """Pause the selected job (queued: now; running: at its next step), or resume it."""
+        job_id = self.selected_job_id()
+        job = self.model.job(job_id) if job_id is not None else None
+        if job is None:
+            return
+        if job.status == "paused":
+            self._act(self.session.jobs.resume, job.id)
+            self.message.emit(f"job {job.id}: resumed")
+            return
+        try:
+            result = self.session.jobs.pause(job.id)
+        except Exception as exc:  # BadInput (done meanwhile) or a busy database
+            self.message.emit(str(exc))
+            self.refresh()
+            return
+        self.message.emit(f"job {job.id}: {result}")
+        if result == "pausing":
+            self.model.set_pausing(job.id)
+        self.update_job(job.id)
+
+    @Slot()
+    def _selected_changed(self) -> None:
+        """The job button follows the selected job: Resume job for a paused one."""
+        job_id = self.selected_job_id()
+        job = self.model.job(job_id) if job_id is not None else None
+        status = job.status if job is not None else ""
+        self.hold_button.setEnabled(status in HOLDABLE and job_id not in self.model.pausing)
+        self.hold_button.setText("Resume job" if status == "paused" else "Pause job")
+
+    @Slot()
+    def _current_changed(self) -> None:
+        if (job_id := self.selected_job_id()) is not None:
+            self.jobSelected.emit(job_id)
 
     @Slot()
     def cancel_selected(self) -> None:
@@ -277,7 +346,10 @@ class QueuePanel(QWidget):
 
     @Slot(object, object)
     def on_done(self, job: Job, outputs: list[Any]) -> None:
-        self._finished(job, f"job {job.id} done: {len(outputs)} image(s)")
+        if job.kind == "train":
+            self._finished(job, f"job {job.id} done: trained {job.spec.name}")
+        else:
+            self._finished(job, f"job {job.id} done: {len(outputs)} image(s)")
         self.outputsReady.emit(outputs)
 
     @Slot(object, str, str)
@@ -287,6 +359,44 @@ class QueuePanel(QWidget):
     @Slot(object)
     def on_cancelled(self, job: Job) -> None:
         self._finished(job, f"job {job.id} cancelled")
+
+    @Slot(object)
+    def on_paused(self, job: Job) -> None:
+        self._finished(job, f"job {job.id} paused")
+
+    @Slot(object, object)
+    def on_training_step(self, job: Job, progress: TrainingProgress) -> None:
+        values = progress.to_dict()
+        self.running_job = job.id
+        self.progress.setRange(0, max(1, progress.total))
+        self.progress.setValue(progress.step)
+        self.progress.setFormat(f"job {job.id}: step {progress.step}/{progress.total}")
+        self.progress.setToolTip(training_text(values))
+        self.model.set_training(job.id, values)
+        if self.preview.pixmap().isNull():
+            self.preview.setText(f"training\n{job.spec.name}")
+
+    @Slot(object, list)
+    def on_samples(self, job: Job, output_ids: list[int]) -> None:
+        """A training job drew samples: the first is its preview."""
+        try:
+            output = self.session.library.runs.get_output(output_ids[0]) if output_ids else None
+        except Exception:  # a busy database: the next samples show
+            return
+        pixmap = QPixmap(output.path) if output is not None else QPixmap()
+        if not pixmap.isNull():
+            self.preview.setPixmap(
+                pixmap.scaled(
+                    PREVIEW_PX,
+                    PREVIEW_PX,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+
+    @Slot(object, str)
+    def on_note(self, job: Job, text: str) -> None:
+        self.message.emit(f"job {job.id}: {text}")
 
     def _finished(self, job: Job, text: str) -> None:
         self.running_job = None

@@ -41,7 +41,7 @@ def test_cancel_a_queued_job_and_retry_it(window: MainWindow, qtbot) -> None:
     window.queue.select_job(ids[1])
     window.session.jobs.cancel(ids[1])
     window.queue.cancel_selected()
-    assert "only queued or running" in window.statusBar().currentMessage()
+    assert "only queued, paused or running" in window.statusBar().currentMessage()
 
 
 def test_cancel_the_running_job_and_see_a_failure(running_window: MainWindow, qtbot) -> None:
@@ -71,7 +71,7 @@ def test_cancel_the_running_job_and_see_a_failure(running_window: MainWindow, qt
 def test_pause_and_resume(window: MainWindow, qtbot) -> None:
     qtbot.mouseClick(window.queue.pause_button, Qt.MouseButton.LeftButton)
     assert window.session.jobs.is_paused()
-    assert window.queue.pause_button.text() == "Resume"
+    assert window.queue.pause_button.text() == "Resume queue"
     qtbot.mouseClick(window.queue.pause_button, Qt.MouseButton.LeftButton)
     assert not window.session.jobs.is_paused()
 
