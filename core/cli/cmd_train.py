@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             f"trained {variant.name}: {variant.kind} on {variant.base}, "
-            f"fingerprint {variant.fingerprint[:12]}, {variant.path}"
+            f"fingerprint {variant.fingerprint[:12]}, {variant.path}; "
+            f"training run {variant.training_run}"
         )
     return 0

@@ -73,6 +73,11 @@ class TrainingRunRepository:
             s.flush()
             return _run(row)
 
+    def get(self, run_id: int) -> TrainingRun | None:
+        with self._sessions() as s:
+            row = s.get(TrainingRunRow, run_id)
+            return None if row is None else _run(row)
+
     def for_variant(self, name: str) -> TrainingRun | None:
         """The newest run that made the variant called `name`."""
         query = (
@@ -92,3 +97,9 @@ class TrainingRunRepository:
         )
         with self._sessions() as s:
             return {name: base for name, base in s.execute(query)}
+
+    def ids(self) -> dict[str, int]:
+        """Variant name -> the id of the newest run that made it, for every trained variant."""
+        query = select(TrainingRunRow.variant_name, TrainingRunRow.id).order_by(TrainingRunRow.id)
+        with self._sessions() as s:
+            return {name: run_id for name, run_id in s.execute(query)}

@@ -42,8 +42,9 @@ class TrainedVariant:
     path: str
     base: str
     method: str = ""
+    training_run: int | None = None  # the training_runs row: `atelier reproduce --training-run`
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -57,15 +58,23 @@ class Prepared:
     warnings: tuple[str, ...]
 
 
-def prepare(spec: TrainingSpec, library: Library, generator: Generator | None = None) -> Prepared:
-    """Check everything a run needs, reading the images; BadInput before any work is done."""
+def prepare(
+    spec: TrainingSpec,
+    library: Library,
+    generator: Generator | None = None,
+    *,
+    check_name: bool = True,
+) -> Prepared:
+    """Check everything a run needs, reading the images; BadInput before any work is done.
+    `check_name=False` (a reproduction, which registers nothing) lets the name be taken."""
     from core.engine.device import default_threads, select_device
     from core.generation import Generator
     from core.training.dataset import load_instance_images
     from core.training.parts import check_supported
 
     spec.validate()
-    _check_name_free(library, spec.name)
+    if check_name:
+        _check_name_free(library, spec.name)
     generator = generator or Generator(library)
     model = generator.resolve_model(spec.base, "base")
     check_supported(model.kind, spec.method, spec.base)
@@ -87,7 +96,6 @@ def train(
 ) -> TrainedVariant:
     """Train `spec` (resuming its last checkpoint if a run of the same spec was stopped) and
     register the result in `library`. Raises Cancelled when `should_stop` stopped it."""
-    from core.engine.device import thread_count
     from core.generation import Generator
 
     generator = Generator(library)
@@ -95,8 +103,70 @@ def train(
     for warning in prepared.warnings:
         if on_note is not None:
             on_note(f"warning: {warning}")
+    folder = library.home / RUNS_DIR / prepared.spec.hash()[:16]
+    trained = _train(generator, prepared, folder, on_progress, should_stop, on_note)
+    variant = _export_and_register(library, prepared, trained.method, trained.base, trained.record)
+    shutil.rmtree(folder, ignore_errors=True)
+    return variant
+
+
+@dataclass(frozen=True)
+class Retrained:
+    """A run trained again without touching the library: its weights' fingerprint (the
+    exported file's, as the variant's was taken) and its record."""
+
+    spec: TrainingSpec
+    fingerprint: str
+    record: dict[str, Any]
+
+
+def retrain(
+    prepared: Prepared,
+    library: Library,
+    on_progress: Callable[[TrainingProgress], None] | None = None,
+    *,
+    on_note: Callable[[str], None] | None = None,
+) -> Retrained:
+    """Train a prepared spec from its first step in a temporary folder (never from a kept
+    checkpoint), export it there, fingerprint it and delete it: nothing is registered and
+    nothing is left under `trained/`. The name stays the spec's: it is in the file's metadata."""
+    import tempfile
+
+    from core.generation import Generator
+    from core.models.fingerprint import fingerprint_model
+
+    (library.home / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".retrain-", dir=library.home / RUNS_DIR) as work:
+        folder = Path(work)
+        trained = _train(
+            Generator(library), prepared, folder / "checkpoints", on_progress, None, on_note
+        )
+        (folder / "export").mkdir()
+        made = trained.method.export(folder / "export", prepared.spec, trained.base)
+        fingerprint = fingerprint_model(made).sha256
+    return Retrained(prepared.spec, fingerprint, trained.record)
+
+
+@dataclass(frozen=True)
+class _Trained:
+    method: Any
+    base: dict[str, Any]
+    record: dict[str, Any]
+
+
+def _train(
+    generator: Generator,
+    prepared: Prepared,
+    folder: Path,
+    on_progress: Callable[[TrainingProgress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    on_note: Callable[[str], None] | None,
+) -> _Trained:
+    """The loop over a prepared spec, checkpointing in `folder`; the trained method and the
+    run's record. Raises Cancelled when `should_stop` stopped it."""
+    from core.engine.device import thread_count
+
     spec = prepared.spec
-    folder = library.home / RUNS_DIR / spec.hash()[:16]
     started = time.perf_counter()
     with thread_count(int(spec.threads or 1)):
         prior = _class_images(generator, prepared, on_note)
@@ -113,9 +183,7 @@ def train(
         base = _base_record(prepared.model)
         record = _record(prepared, prior, base, result.losses, result.resumed_from)
     record["seconds"] = round(time.perf_counter() - started, 3)
-    variant = _export_and_register(library, prepared, method, base, record)
-    shutil.rmtree(folder, ignore_errors=True)
-    return variant
+    return _Trained(method, base, record)
 
 
 # ---- checks ------------------------------------------------------------------------------
@@ -307,7 +375,7 @@ def _export_and_register(
         else:
             final.unlink(missing_ok=True)
         raise
-    library.training_runs.add(
+    run = library.training_runs.add(
         spec_hash=spec.hash(),
         spec_json=spec.canonical_json(),
         method=spec.method,
@@ -317,4 +385,6 @@ def _export_and_register(
         base_fingerprint=str(base["fingerprint"]),
         record=record,
     )
-    return TrainedVariant(spec.name, kind, fingerprint.sha256, str(final), spec.base, spec.method)
+    return TrainedVariant(
+        spec.name, kind, fingerprint.sha256, str(final), spec.base, spec.method, run.id
+    )
