@@ -53,6 +53,18 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="N")
     p.add_argument("--threads", type=int, help="torch CPU threads (recorded)")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best there is)")
+    p.add_argument(
+        "--mixed-precision",
+        choices=("no", "fp16", "bf16"),
+        default="no",
+        help="autocast the forward pass: fp16 (CUDA, with a gradient scaler) or bf16 (CUDA, CPU); "
+        "the weights stay float32 (default no)",
+    )
+    p.add_argument(
+        "--gradient-checkpointing",
+        action="store_true",
+        help="the UNet recomputes activations in the backward pass: less memory, slower",
+    )
     p.add_argument("--run", action="store_true", help="train now, in this process")
     p.add_argument("--json", action="store_true", help="print the trained variant as JSON")
 
@@ -83,6 +95,8 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         checkpoint_every=args.checkpoint_every,
         threads=args.threads,
         device=args.device,
+        mixed_precision=args.mixed_precision,
+        gradient_checkpointing=args.gradient_checkpointing,
     )
 
 

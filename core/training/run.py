@@ -71,6 +71,7 @@ def prepare(
     from core.generation import Generator
     from core.training.dataset import load_instance_images
     from core.training.parts import check_supported
+    from core.training.precision import check_precision
 
     spec.validate()
     if check_name:
@@ -80,6 +81,7 @@ def prepare(
     check_supported(model.kind, spec.method, spec.base)
     resolution = spec.resolution or int(model.defaults.get("width") or 512)
     device = select_device(spec.device)
+    check_precision(spec.mixed_precision, device)
     threads = default_threads(device, resolution * resolution * spec.batch_size)
     resolved = dataclasses.replace(spec.resolved(resolution, threads), device=device)
     images = load_instance_images(resolved.images, int(resolved.resolution or 0), spec.prompt)
@@ -271,18 +273,23 @@ def _set_up(prepared: Prepared, prior: ClassImages | None) -> tuple[BaseParts, A
     from core.training.parts import encode_latents, encode_prompts, load_parts, token_ids
 
     spec = prepared.spec
+    device = str(spec.device or "cpu")
     torch.manual_seed(spec.seed)
     parts = load_parts(prepared.model.path)
+    for module in (parts.text_encoder, parts.vae, parts.unet):
+        module.to(device)  # the CPU: nothing moves
     method = make_method(spec, parts)
-    ids = token_ids(parts.tokenizer, [image.caption for image in prepared.images])
+    ids = token_ids(parts.tokenizer, [image.caption for image in prepared.images]).to(device)
     with torch.no_grad():
-        latents = encode_latents(parts.vae, to_tensor([image.pixels for image in prepared.images]))
+        pixels = to_tensor([image.pixels for image in prepared.images]).to(device)
+        latents = encode_latents(parts.vae, pixels)
         hidden = None if method.trains_text else encode_prompts(parts.text_encoder, ids)
     data = TrainingData(latents=latents, ids=ids, hidden=hidden)
     if prior is not None:
         class_ids = token_ids(parts.tokenizer, [str(spec.class_prompt)] * len(prior.pixels))
+        class_ids = class_ids.to(device)
         with torch.no_grad():
-            data.class_latents = encode_latents(parts.vae, to_tensor(prior.pixels))
+            data.class_latents = encode_latents(parts.vae, to_tensor(prior.pixels).to(device))
             if not method.trains_text:
                 data.class_hidden = encode_prompts(parts.text_encoder, class_ids)
         data.class_ids = class_ids
