@@ -29,7 +29,12 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--base", required=True, help="the model to start from (library name, demo:sd)")
     p.add_argument("--images", required=True, help="folder of instance images (name.txt: caption)")
     p.add_argument("--prompt", required=True, help="instance prompt with the identifier")
-    p.add_argument("--class-prompt", help="DreamBooth: the class (e.g. 'a star')")
+    p.add_argument(
+        "--class-prompt",
+        action="append",
+        help="DreamBooth: the class (e.g. 'a star'); repeat it (or separate with |) for class "
+        "images from several prompts, shared out in order",
+    )
     p.add_argument(
         "--class-images",
         type=int,
@@ -80,7 +85,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         name=args.name,
         steps=args.steps,
         seed=args.seed,
-        class_prompt=args.class_prompt,
+        class_prompt="|".join(args.class_prompt) if args.class_prompt else None,
         class_images=args.class_images,
         token=args.token,
         initializer=args.initializer,

@@ -226,7 +226,8 @@ def identifier_of(spec: TrainingSpec) -> str | None:
     prompt (and not an article)."""
     if spec.token:
         return spec.token
-    known = set((spec.class_prompt or "").lower().split()) | {"a", "an", "the", "of", "photo"}
+    known = set((spec.class_prompt or "").lower().replace("|", " ").split())
+    known |= {"a", "an", "the", "of", "photo"}
     for word in spec.prompt.replace(",", " ").split():
         if word.lower() not in known:
             return word
@@ -249,12 +250,12 @@ def _failure(exc: RuntimeError, folder: Path) -> AtelierError:
 def _class_images(
     generator: Generator, prepared: Prepared, on_note: Callable[[str], None] | None
 ) -> ClassImages | None:
-    from core.training.prior import class_images, class_request
+    from core.training.prior import class_images, class_requests
 
     spec = prepared.spec
     if not spec.class_images:
         return None
-    request = class_request(
+    requests = class_requests(
         spec.base,
         str(spec.class_prompt),
         spec.seed,
@@ -262,7 +263,7 @@ def _class_images(
         int(spec.resolution or 0),
         int(spec.threads or 1),
     )
-    return class_images(generator, request, prepared.model.fingerprint, on_note)
+    return class_images(generator, requests, prepared.model.fingerprint, on_note)
 
 
 def _set_up(prepared: Prepared, prior: ClassImages | None) -> tuple[BaseParts, Any, TrainingData]:
@@ -286,8 +287,7 @@ def _set_up(prepared: Prepared, prior: ClassImages | None) -> tuple[BaseParts, A
         hidden = None if method.trains_text else encode_prompts(parts.text_encoder, ids)
     data = TrainingData(latents=latents, ids=ids, hidden=hidden)
     if prior is not None:
-        class_ids = token_ids(parts.tokenizer, [str(spec.class_prompt)] * len(prior.pixels))
-        class_ids = class_ids.to(device)
+        class_ids = token_ids(parts.tokenizer, list(prior.captions)).to(device)
         with torch.no_grad():
             data.class_latents = encode_latents(parts.vae, to_tensor(prior.pixels).to(device))
             if not method.trains_text:
@@ -328,6 +328,8 @@ def _record(
         if prior is None
         else {
             "run_id": prior.run_id,
+            "run_ids": list(prior.run_ids),
+            "prompts": sorted(set(prior.captions)),
             "output_ids": list(prior.output_ids),
             "sha256": list(prior.sha256),
             "reused": prior.reused,
