@@ -71,6 +71,19 @@ def subject_prompts(identifier: str = IDENTIFIER) -> list[tuple[str, str]]:
     ]
 
 
+def class_prompts(count: int = 32, seed: int = 0) -> str:
+    """DreamBooth class prompts for demo:sd, `|`-separated: the base model's own kind of caption
+    ("a red star on a blue background"), every shape in turn, colour pairs drawn from its
+    training pairs (never a held-out pair: the held-out score measures those)."""
+    rng = np.random.default_rng(seed)
+    prompts = []
+    for i in range(count):
+        colour, background = shapes.TRAIN_PAIRS[int(rng.integers(len(shapes.TRAIN_PAIRS)))]
+        shape = shapes.SHAPES[i % len(shapes.SHAPES)]
+        prompts.append(shapes.caption(shapes.TRAIN_TEMPLATES[0], shape, colour, background))
+    return "|".join(prompts)
+
+
 @dataclass(frozen=True)
 class SubjectScore:
     fidelity: float  # shape and colour both right

@@ -81,16 +81,24 @@ def _list(args: argparse.Namespace) -> int:
     with open_library(args) as library:
         variants = library.models.list()
         bases = library.training_runs.bases()  # trained variants: the model they came from
+        runs = library.training_runs.ids()  # ... and the run that made them
         if not any(demo_dir().glob("*/atelier.json")):
             print("building the built-in demo models (once)...", file=sys.stderr, flush=True)
         builtins = builtin_models(library.file_hashes)
     if args.json:
-        listed = [{**_variant_dict(v), "base": bases.get(v.name)} for v in variants]
+        listed = [
+            {**_variant_dict(v), "base": bases.get(v.name), "training_run": runs.get(v.name)}
+            for v in variants
+        ]
         print_json(listed + [_builtin_dict(b) for b in builtins])
         return 0
     for v in variants:
         fp = (v.fingerprint or "")[:12]
-        base = f" (trained from {bases[v.name]})" if v.name in bases else ""
+        base = (
+            f" (trained from {bases[v.name]}, training run {runs[v.name]})"
+            if v.name in bases
+            else ""
+        )
         print(f"{v.name:24} {v.kind:13} {fp:12}  {v.source_type}: {v.location}{base}")
     for b in builtins:
         print(f"{b.name:24} {b.kind:13} {b.fingerprint[:12]:12}  built-in")

@@ -1,7 +1,9 @@
-"""`atelier reproduce`: run recorded outputs again and say whether the pixels are the same.
+"""`atelier reproduce`: run recorded outputs again and say whether the pixels are the same;
+`--training-run RUN`: train a recorded training run again and compare the weights' fingerprint.
 
-Exit 0 when every output reproduced exactly, 1 otherwise (close, diverged, missing, failed).
-The engine loads when the command runs, not when the parser is built.
+Exit 0 when every output reproduced exactly (or the weights match), 1 otherwise (close,
+diverged, missing, failed, mismatch). The engine loads when the command runs, not when the
+parser is built.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ def add_parser(sub: Subparsers) -> None:
     which.add_argument("--run", type=int, dest="run_id", metavar="RUN_ID", help="a run's outputs")
     which.add_argument("--project", metavar="NAME", help="every output of a project")
     which.add_argument("--all", action="store_true", dest="all_outputs", help="every output")
+    which.add_argument(
+        "--training-run",
+        metavar="RUN",
+        help="train a training run again (its id, or the trained variant's name) and compare "
+        "the weights' fingerprint",
+    )
     add_json_option(p, help="print the reports as JSON")
     p.add_argument(
         "--keep", action="store_true", help="record the new images as outputs (same project)"
@@ -53,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise BadInput("threads", f"{args.threads} is not a positive thread count")
+    if args.training_run is not None:
+        return _training_run(args)
     reports: list[ReproduceReport] = []
     with open_library(args) as library:
         generator = Generator(library)
@@ -84,6 +94,45 @@ def run(args: argparse.Namespace) -> int:
         others = f" ({len(failed) - 1} others could not run either)" if len(failed) > 1 else ""
         print(f"atelier: error: output {failed[0].output_id}: {why}{others}", file=sys.stderr)
     return 0 if all(r.status == "exact" for r in reports) else 1
+
+
+def _training_run(args: argparse.Namespace) -> int:
+    from core.cli.progress import TrainingLine
+    from core.errors import BadInput
+    from core.training.reproduce import find_training_run, reproduce_training
+
+    for flag, given in (("--keep", args.keep), ("--threads", args.threads is not None)):
+        if given:
+            raise BadInput(flag.lstrip("-"), "is for outputs; a training run runs as recorded")
+    with open_library(args) as library:
+        run = find_training_run(library, args.training_run)
+        report = reproduce_training(
+            library,
+            run,
+            on_progress=TrainingLine(f"reproduce training run {run.id}"),
+            on_note=lambda text: print(text, file=sys.stderr),
+        )
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print("\n".join(training_lines(report.to_dict())))
+    return 0 if report.status == "match" else 1
+
+
+def training_lines(report: dict[str, Any]) -> list[str]:
+    """`training run 3 (zxq, lora): match, fingerprint 1a2b3c4d5e6f`, then the environment
+    fields that differ from the recorded ones and the notes."""
+    head = (
+        f"training run {report['training_run']} ({report['variant']}, {report['method']}): "
+        f"{report['status']}, fingerprint {report['fingerprint'][:12]}"
+    )
+    if report["status"] != "match":
+        head += f" (recorded {report['recorded_fingerprint'][:12]})"
+    lines = [head]
+    for d in report["differences"]:
+        lines.append(f"    {d['field']}: {_short(d['recorded'])} -> {_short(d['current'])}")
+    lines.extend(f"    note: {note}" for note in report["notes"])
+    return lines
 
 
 def report_lines(report: dict[str, Any]) -> list[str]:

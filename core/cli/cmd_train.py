@@ -24,7 +24,12 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--base", required=True, help="the model to start from (library name, demo:sd)")
     p.add_argument("--images", required=True, help="folder of instance images (name.txt: caption)")
     p.add_argument("--prompt", required=True, help="instance prompt with the identifier")
-    p.add_argument("--class-prompt", help="DreamBooth: the class (e.g. 'a star')")
+    p.add_argument(
+        "--class-prompt",
+        action="append",
+        help="DreamBooth: the class (e.g. 'a star'); repeat it (or separate with |) for class "
+        "images from several prompts, shared out in order",
+    )
     p.add_argument(
         "--class-images",
         type=int,
@@ -57,6 +62,18 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (recorded)")
     p.add_argument("--device", help="cuda, mps or cpu (default: the best there is)")
     p.add_argument(
+        "--mixed-precision",
+        choices=("no", "fp16", "bf16"),
+        default="no",
+        help="autocast the forward pass: fp16 (CUDA, with a gradient scaler) or bf16 (CUDA, CPU); "
+        "the weights stay float32 (default no)",
+    )
+    p.add_argument(
+        "--gradient-checkpointing",
+        action="store_true",
+        help="the UNet recomputes activations in the backward pass: less memory, slower",
+    )
+    p.add_argument(
         "--run", action="store_true", help="train now, in this process (default: queue it)"
     )
     p.add_argument(
@@ -75,7 +92,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         name=args.name,
         steps=args.steps,
         seed=args.seed,
-        class_prompt=args.class_prompt,
+        class_prompt="|".join(args.class_prompt) if args.class_prompt else None,
         class_images=args.class_images,
         token=args.token,
         initializer=args.initializer,
@@ -91,6 +108,8 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         sample_every=args.sample_every,
         threads=args.threads,
         device=args.device,
+        mixed_precision=args.mixed_precision,
+        gradient_checkpointing=args.gradient_checkpointing,
     )
 
 
@@ -122,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             f"trained {variant.name}: {variant.kind} on {variant.base}, "
-            f"fingerprint {variant.fingerprint[:12]}, {variant.path}"
+            f"fingerprint {variant.fingerprint[:12]}, {variant.path}; "
+            f"training run {variant.training_run}"
         )
     return 0

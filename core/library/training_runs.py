@@ -114,3 +114,9 @@ class TrainingRunRepository:
         )
         with self._sessions() as s:
             return {name: base for name, base in s.execute(query)}
+
+    def ids(self) -> dict[str, int]:
+        """Variant name -> the id of the newest run that made it, for every trained variant."""
+        query = select(TrainingRunRow.variant_name, TrainingRunRow.id).order_by(TrainingRunRow.id)
+        with self._sessions() as s:
+            return {name: run_id for name, run_id in s.execute(query)}

@@ -62,18 +62,22 @@ class QueueService:
         from core.training.run import check_name_free
 
         spec.validate()
+        if spec.mixed_precision != "no" or spec.device:
+            from core.engine.device import select_device
+            from core.training.precision import check_precision
+
+            check_precision(spec.mixed_precision, select_device(spec.device))
         for job in self.jobs.list(_WAITING, limit=10_000):
             if job.kind == "train" and job.spec.name == spec.name:
                 raise BadInput("name", f"{spec.name!r} is the name of queued training job {job.id}")
         new = []
         if self.library is not None:
             from core.training.prior import PROJECT
-            from core.training.run import class_images_job
+            from core.training.run import class_images_jobs
 
             check_name_free(self.library, spec.name)
-            class_job = class_images_job(spec, self.library)  # DreamBooth's class images
-            if class_job is not None:
-                new.append(NewJob(class_job, project=PROJECT))
+            for request in class_images_jobs(spec, self.library):  # DreamBooth's class images
+                new.append(NewJob(request, project=PROJECT))
         # the full size check needs the model's resolution: it runs again when the job starts
         load_instance_images(spec.images, spec.resolution or 8, spec.prompt)
         new.append(NewJob(spec, project=project))

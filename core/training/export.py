@@ -35,10 +35,10 @@ def kohya_lora_tensors(parts: BaseParts) -> dict[str, Any]:
             up = params[f"{path}.lora_B.default.weight"]
             layer = module.get_submodule(path)
             key = prefix + path.replace(".", "_")
-            tensors[f"{key}.lora_down.weight"] = down.detach().contiguous().clone()
-            tensors[f"{key}.lora_up.weight"] = up.detach().contiguous().clone()
+            tensors[f"{key}.lora_down.weight"] = down.detach().cpu().contiguous().clone()
+            tensors[f"{key}.lora_up.weight"] = up.detach().cpu().contiguous().clone()
             alpha = float(layer.lora_alpha["default"])
-            tensors[f"{key}.alpha"] = down.new_tensor(alpha)
+            tensors[f"{key}.alpha"] = tensors[f"{key}.lora_down.weight"].new_tensor(alpha)
     return tensors
 
 
@@ -91,7 +91,7 @@ def save_embedding(
         "base_fingerprint": str(base["fingerprint"]),
         "training_spec": spec.hash(),
     }
-    data = save({token: vector.contiguous()}, metadata=metadata)
+    data = save({token: vector.cpu().contiguous()}, metadata=metadata)
     path.write_bytes(canonical_safetensors(data))
 
 

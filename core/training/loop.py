@@ -26,6 +26,7 @@ from core.training.checkpoint import (
 )
 from core.training.methods import TrainingMethod, load_trainable_state, trainable_state
 from core.training.parts import BaseParts, encode_prompts
+from core.training.precision import Precision
 from core.training.spec import TrainingSpec
 
 MAX_GRAD_NORM = 1.0
@@ -116,6 +117,9 @@ def run_loop(
     data_rng = np.random.default_rng(spec.seed)
     optimizer = torch.optim.AdamW(method.parameters(), lr=float(spec.lr or 0.0), weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(spec))
+    precision = Precision(spec.mixed_precision, str(spec.device or "cpu"))
+    if spec.gradient_checkpointing:
+        parts.unet.enable_gradient_checkpointing()
     losses: list[float] = []
     step = 0
     last = latest_checkpoint(folder)
@@ -125,6 +129,7 @@ def run_loop(
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["schedule"])
         restore_rng(saved["rng"], generator, data_rng)
+        precision.load_state_dict(saved.get("scaler", {}))
         losses = [float(x) for x in saved["losses"]]
         step = int(saved["step"])
         if carry is not None:
@@ -142,6 +147,7 @@ def run_loop(
                 "rng": capture_rng(generator, data_rng),
                 "losses": list(losses),
                 "carry": dict(carry or {}),
+                "scaler": precision.state_dict(),
             },
         )
 
@@ -153,11 +159,11 @@ def run_loop(
             return LoopResult(step, True, resumed_from, losses, time.perf_counter() - started)
         loss = 0.0
         for _ in range(spec.grad_accumulation):
-            value = _loss(spec, parts, method, data, generator, data_rng)
-            (value / spec.grad_accumulation).backward()
+            with precision.autocast():
+                value = _loss(spec, parts, method, data, generator, data_rng)
+            precision.backward(value / spec.grad_accumulation)
             loss += float(value.detach()) / spec.grad_accumulation
-        torch.nn.utils.clip_grad_norm_(method.parameters(), MAX_GRAD_NORM)
-        optimizer.step()
+        precision.step(optimizer, method.parameters(), MAX_GRAD_NORM)
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         method.after_step()
@@ -197,15 +203,17 @@ def _loss(
         extra = _hidden(parts, method, data.class_ids, data.class_hidden, chosen)
         hidden = torch.cat([hidden, extra])
     scheduler = parts.noise_scheduler
-    noise = torch.randn(latents.shape, generator=generator)
+    # drawn on the CPU whatever the device, so the same seed gives the same noise everywhere
+    noise = torch.randn(latents.shape, generator=generator).to(latents.device)
     steps = int(scheduler.config.num_train_timesteps)
     timesteps = torch.randint(0, steps, (latents.shape[0],), generator=generator)
+    timesteps = timesteps.to(latents.device)
     noisy = scheduler.add_noise(latents, noise, timesteps)
     if parts.prediction_type == "v_prediction":
         target = scheduler.get_velocity(latents, noise, timesteps)
     else:
         target = noise
-    predicted = parts.unet(noisy, timesteps, hidden).sample
+    predicted = parts.unet(noisy, timesteps, hidden).sample.float()  # autocast: back to fp32
     errors = ((predicted - target) ** 2).mean(dim=(1, 2, 3)) * _snr_weights(parts, timesteps)
     if not prior:
         return errors.mean()
@@ -218,7 +226,7 @@ def _snr_weights(parts: BaseParts, timesteps: Any) -> Any:
     loudest (least noisy) steps stop dominating the loss."""
     import torch
 
-    alphas = parts.noise_scheduler.alphas_cumprod[timesteps]
+    alphas = parts.noise_scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
     snr = alphas / (1 - alphas)
     clipped = torch.clamp(snr, max=MIN_SNR_GAMMA)
     return clipped / (snr + 1) if parts.prediction_type == "v_prediction" else clipped / snr

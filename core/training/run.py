@@ -45,8 +45,9 @@ class TrainedVariant:
     path: str
     base: str
     method: str = ""
+    training_run: int | None = None  # the training_runs row: `atelier reproduce --training-run`
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -60,20 +61,30 @@ class Prepared:
     warnings: tuple[str, ...]
 
 
-def prepare(spec: TrainingSpec, library: Library, generator: Generator | None = None) -> Prepared:
-    """Check everything a run needs, reading the images; BadInput before any work is done."""
+def prepare(
+    spec: TrainingSpec,
+    library: Library,
+    generator: Generator | None = None,
+    *,
+    check_name: bool = True,
+) -> Prepared:
+    """Check everything a run needs, reading the images; BadInput before any work is done.
+    `check_name=False` (a reproduction, which registers nothing) lets the name be taken."""
     from core.engine.device import default_threads, select_device
     from core.generation import Generator
     from core.training.dataset import load_instance_images
     from core.training.parts import check_supported
+    from core.training.precision import check_precision
 
     spec.validate()
-    check_name_free(library, spec.name)
+    if check_name:
+        check_name_free(library, spec.name)
     generator = generator or Generator(library)
     model = generator.resolve_model(spec.base, "base")
     check_supported(model.kind, spec.method, spec.base)
     resolution = spec.resolution or int(model.defaults.get("width") or 512)
     device = select_device(spec.device)
+    check_precision(spec.mixed_precision, device)
     threads = default_threads(device, resolution * resolution * spec.batch_size)
     resolved = dataclasses.replace(spec.resolved(resolution, threads), device=device)
     images = load_instance_images(resolved.images, int(resolved.resolution or 0), spec.prompt)
@@ -96,7 +107,6 @@ def train(
     register the result in `library` (a queued run: with its `job_id`, which it ends as done).
     Every `spec.sample_every` steps, samples go to history and to `on_sample`. Raises Cancelled
     when `should_stop` stopped it."""
-    from core.engine.device import thread_count
     from core.generation import Generator
 
     generator = generator or Generator(library)
@@ -104,25 +114,111 @@ def train(
     for warning in prepared.warnings:
         if on_note is not None:
             on_note(f"warning: {warning}")
+    folder = library.home / RUNS_DIR / prepared.spec.hash()[:16]
+    trained = _train(
+        generator,
+        prepared,
+        folder,
+        on_progress,
+        should_stop,
+        on_note,
+        samples=_Samples(job_id, project, on_sample),
+    )
+    record = {**trained.record, "job_id": job_id}
+    variant = _export_and_register(library, prepared, trained.method, trained.base, record, job_id)
+    shutil.rmtree(folder, ignore_errors=True)
+    return variant
+
+
+@dataclass(frozen=True)
+class Retrained:
+    """A run trained again without touching the library: its weights' fingerprint (the
+    exported file's, as the variant's was taken) and its record."""
+
+    spec: TrainingSpec
+    fingerprint: str
+    record: dict[str, Any]
+
+
+def retrain(
+    prepared: Prepared,
+    library: Library,
+    on_progress: Callable[[TrainingProgress], None] | None = None,
+    *,
+    on_note: Callable[[str], None] | None = None,
+) -> Retrained:
+    """Train a prepared spec from its first step in a temporary folder (never from a kept
+    checkpoint), export it there, fingerprint it and delete it: nothing is registered and
+    nothing is left under `trained/`. The name stays the spec's: it is in the file's metadata."""
+    import tempfile
+
+    from core.generation import Generator
+    from core.models.fingerprint import fingerprint_model
+
+    (library.home / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".retrain-", dir=library.home / RUNS_DIR) as work:
+        folder = Path(work)
+        trained = _train(
+            Generator(library), prepared, folder / "checkpoints", on_progress, None, on_note
+        )
+        (folder / "export").mkdir()
+        made = trained.method.export(folder / "export", prepared.spec, trained.base)
+        fingerprint = fingerprint_model(made).sha256
+    return Retrained(prepared.spec, fingerprint, trained.record)
+
+
+@dataclass(frozen=True)
+class _Samples:
+    """Where a run's samples go: its job, its project, and who hears of them."""
+
+    job_id: int | None
+    project: str
+    heard: Callable[[list[Sample]], None] | None
+
+
+@dataclass(frozen=True)
+class _Trained:
+    method: Any
+    base: dict[str, Any]
+    record: dict[str, Any]
+
+
+def _train(
+    generator: Generator,
+    prepared: Prepared,
+    folder: Path,
+    on_progress: Callable[[TrainingProgress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    on_note: Callable[[str], None] | None,
+    *,
+    samples: _Samples | None = None,
+) -> _Trained:
+    """The loop over a prepared spec, checkpointing in `folder`; the trained method and the
+    run's record. Raises Cancelled when `should_stop` stopped it. Without `samples` (a
+    reproduction), no samples are drawn whatever the spec says."""
+    from core.engine.device import thread_count
+
     spec = prepared.spec
-    folder = library.home / RUNS_DIR / spec.hash()[:16]
     started = time.perf_counter()
     with thread_count(int(spec.threads or 1)):
         prior = _class_images(generator, prepared, on_note)
         parts, method, data = _set_up(prepared, prior)
         carry: dict[str, Any] = {"samples": []}
         after_step = None
-        if spec.sample_every:
+        if spec.sample_every and samples is not None:
             from core.training.samples import Sampler
 
-            sampler = Sampler(library, spec, prepared.model, parts, job_id, project)
+            sampler = Sampler(
+                generator.library, spec, prepared.model, parts, samples.job_id, samples.project
+            )
+            heard = samples.heard
 
             def after_step(step: int) -> None:
                 if sampler.due(step):
                     drawn = sampler.draw(step)
                     carry["samples"] = [*carry["samples"], *(s.output_id for s in drawn)]
-                    if on_sample is not None:
-                        on_sample(drawn)
+                    if heard is not None:
+                        heard(drawn)
 
         try:
             result = run_loop(
@@ -139,25 +235,22 @@ def train(
         record = _record(prepared, prior, base, result.losses, result.resumed_from)
     record["seconds"] = round(time.perf_counter() - started, 3)
     record["samples"] = list(carry["samples"])
-    record["job_id"] = job_id
-    variant = _export_and_register(library, prepared, method, base, record, job_id)
-    shutil.rmtree(folder, ignore_errors=True)
-    return variant
+    return _Trained(method, base, record)
 
 
-def class_images_job(spec: TrainingSpec, library: Library) -> GenerationRequest | None:
-    """The generation job that makes a DreamBooth run's class images, queued before the run;
-    None when the run needs none or an earlier run already made them (same base weights,
-    class prompt, seed, count and size)."""
+def class_images_jobs(spec: TrainingSpec, library: Library) -> list[GenerationRequest]:
+    """The generation jobs that make a DreamBooth run's class images (one per class prompt),
+    queued before the run; none for a run without prior preservation, nor for a prompt whose
+    images an earlier run made (same base weights, class prompt, seed, count and size)."""
     from core.generation import Generator
-    from core.training.prior import class_request, made_before
+    from core.training.prior import class_requests, made_before
 
     if not spec.class_images:
-        return None
+        return []
     generator = Generator(library)
     prepared = prepare(spec, library, generator)
     resolved = prepared.spec
-    request = class_request(
+    requests = class_requests(
         resolved.base,
         str(resolved.class_prompt),
         resolved.seed,
@@ -165,9 +258,8 @@ def class_images_job(spec: TrainingSpec, library: Library) -> GenerationRequest 
         int(resolved.resolution or 0),
         int(resolved.threads or 1),
     )
-    if made_before(generator, request, prepared.model.fingerprint) is not None:
-        return None
-    return request
+    fingerprint = prepared.model.fingerprint
+    return [r for r in requests if made_before(generator, r, fingerprint) is None]
 
 
 # ---- checks ------------------------------------------------------------------------------
@@ -209,7 +301,8 @@ def identifier_of(spec: TrainingSpec) -> str | None:
     prompt (and not an article)."""
     if spec.token:
         return spec.token
-    known = set((spec.class_prompt or "").lower().split()) | {"a", "an", "the", "of", "photo"}
+    known = set((spec.class_prompt or "").lower().replace("|", " ").split())
+    known |= {"a", "an", "the", "of", "photo"}
     for word in spec.prompt.replace(",", " ").split():
         if word.lower() not in known:
             return word
@@ -232,12 +325,12 @@ def _failure(exc: RuntimeError, folder: Path) -> AtelierError:
 def _class_images(
     generator: Generator, prepared: Prepared, on_note: Callable[[str], None] | None
 ) -> ClassImages | None:
-    from core.training.prior import class_images, class_request
+    from core.training.prior import class_images, class_requests
 
     spec = prepared.spec
     if not spec.class_images:
         return None
-    request = class_request(
+    requests = class_requests(
         spec.base,
         str(spec.class_prompt),
         spec.seed,
@@ -245,7 +338,7 @@ def _class_images(
         int(spec.resolution or 0),
         int(spec.threads or 1),
     )
-    return class_images(generator, request, prepared.model.fingerprint, on_note)
+    return class_images(generator, requests, prepared.model.fingerprint, on_note)
 
 
 def _set_up(prepared: Prepared, prior: ClassImages | None) -> tuple[BaseParts, Any, TrainingData]:
@@ -256,18 +349,22 @@ def _set_up(prepared: Prepared, prior: ClassImages | None) -> tuple[BaseParts, A
     from core.training.parts import encode_latents, encode_prompts, load_parts, token_ids
 
     spec = prepared.spec
+    device = str(spec.device or "cpu")
     torch.manual_seed(spec.seed)
     parts = load_parts(prepared.model.path)
+    for module in (parts.text_encoder, parts.vae, parts.unet):
+        module.to(device)  # the CPU: nothing moves
     method = make_method(spec, parts)
-    ids = token_ids(parts.tokenizer, [image.caption for image in prepared.images])
+    ids = token_ids(parts.tokenizer, [image.caption for image in prepared.images]).to(device)
     with torch.no_grad():
-        latents = encode_latents(parts.vae, to_tensor([image.pixels for image in prepared.images]))
+        pixels = to_tensor([image.pixels for image in prepared.images]).to(device)
+        latents = encode_latents(parts.vae, pixels)
         hidden = None if method.trains_text else encode_prompts(parts.text_encoder, ids)
     data = TrainingData(latents=latents, ids=ids, hidden=hidden)
     if prior is not None:
-        class_ids = token_ids(parts.tokenizer, [str(spec.class_prompt)] * len(prior.pixels))
+        class_ids = token_ids(parts.tokenizer, list(prior.captions)).to(device)
         with torch.no_grad():
-            data.class_latents = encode_latents(parts.vae, to_tensor(prior.pixels))
+            data.class_latents = encode_latents(parts.vae, to_tensor(prior.pixels).to(device))
             if not method.trains_text:
                 data.class_hidden = encode_prompts(parts.text_encoder, class_ids)
         data.class_ids = class_ids
@@ -306,6 +403,8 @@ def _record(
         if prior is None
         else {
             "run_id": prior.run_id,
+            "run_ids": list(prior.run_ids),
+            "prompts": sorted(set(prior.captions)),
             "output_ids": list(prior.output_ids),
             "sha256": list(prior.sha256),
             "reused": prior.reused,
@@ -361,7 +460,7 @@ def _export_and_register(
         else:
             final.unlink(missing_ok=True)
         raise
-    library.training_runs.add(
+    run = library.training_runs.add(
         spec_hash=spec.hash(),
         spec_json=spec.canonical_json(),
         method=spec.method,
@@ -372,4 +471,6 @@ def _export_and_register(
         record=record,
         job_id=job_id,
     )
-    return TrainedVariant(spec.name, kind, fingerprint.sha256, str(final), spec.base, spec.method)
+    return TrainedVariant(
+        spec.name, kind, fingerprint.sha256, str(final), spec.base, spec.method, run.id
+    )

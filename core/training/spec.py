@@ -15,6 +15,7 @@ from typing import Any
 
 from core.errors import BadInput
 from core.request import canonical_json
+from core.training.precision import MIXED_PRECISION
 
 METHODS = ("lora", "dreambooth", "textual-inversion")
 LR_SCHEDULES = ("constant", "cosine", "linear")
@@ -22,6 +23,14 @@ LR_SCHEDULES = ("constant", "cosine", "linear")
 DEFAULT_LR = {"lora": 1e-4, "dreambooth": 5e-6, "textual-inversion": 5e-3}
 DEFAULT_TOKEN = "<zxq>"
 SPEC_VERSION = 1
+# Fields added after version 1's specs were recorded, with their defaults: left out of the
+# canonical JSON while at the default, so a spec that does not use them hashes as it always did
+# (and names the same run folder); a recorded spec without them loads with the defaults.
+LATER_FIELDS: dict[str, Any] = {
+    "mixed_precision": "no",
+    "gradient_checkpointing": False,
+    "sample_every": 0,
+}
 
 
 @dataclass(frozen=True)
@@ -57,18 +66,21 @@ class TrainingSpec:
     checkpoint_every: int = 0  # 0: only at the end and when stopped
     threads: int | None = None
     device: str | None = None
+    mixed_precision: str = "no"  # "no" | "fp16" (CUDA) | "bf16": autocast in the forward pass
+    gradient_checkpointing: bool = False  # the UNet recomputes activations: less memory, slower
     sample_every: int = 0  # draw samples every N steps (0: none); does not change the weights
 
     # fields that do not change the weights: out of the hash (a run with samples resumes a
-    # checkpoint made without), and left out of the JSON at their default (older hashes hold)
+    # checkpoint made without)
     _NOT_WEIGHTS = ("sample_every",)
 
     # ---- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        data = {"version": SPEC_VERSION, **dataclasses.asdict(self)}
-        if not self.sample_every:
-            del data["sample_every"]
-        return data
+        values = dataclasses.asdict(self)
+        for name, default in LATER_FIELDS.items():
+            if values[name] == default:
+                del values[name]
+        return {"version": SPEC_VERSION, **values}
 
     def canonical_json(self) -> str:
         return canonical_json(self.to_dict())
@@ -112,6 +124,11 @@ class TrainingSpec:
             raise BadInput("checkpoint_every", f"{self.checkpoint_every}: expected 0 or more")
         if self.lr is not None and not 0 < self.lr < 1:
             raise BadInput("lr", f"{self.lr}: expected a learning rate between 0 and 1")
+        if self.mixed_precision not in MIXED_PRECISION:
+            raise BadInput(
+                "mixed_precision",
+                f"{self.mixed_precision!r}: expected one of {', '.join(MIXED_PRECISION)}",
+            )
         if self.lr_schedule not in LR_SCHEDULES:
             raise BadInput("lr_schedule", f"expected one of {', '.join(LR_SCHEDULES)}")
         if self.resolution is not None and (self.resolution < 8 or self.resolution % 8):

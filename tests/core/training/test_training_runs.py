@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,30 @@ def test_dreambooth_makes_a_model_folder_and_reuses_its_class_images(
     assert second.fingerprint == first.fingerprint  # same settings, same weights
     made = GenerationRequest("text2img", "zxq2", "a zxq star on a green background", seed=1)
     assert Renderer(library).images(made)[0].shape == (64, 64, 3)
+
+
+def test_class_images_from_several_prompts_are_shared_out_and_found_again(
+    library: Library, subject_images: Path
+) -> None:
+    prompts = "a red star on a blue background|a green circle on a white background"
+    spec = _spec(subject_images, method="dreambooth", steps=2, class_prompt=prompts, class_images=3)
+    train(spec, library)
+    record = library.training_runs.for_variant("zxq")
+    assert record is not None
+    made = record.record["class_images"]
+    assert made["reused"] is False and len(made["run_ids"]) == 2 and len(made["sha256"]) == 3
+    counts = {}
+    for run_id in made["run_ids"]:
+        run = library.runs.get_run(run_id)
+        assert run is not None
+        output = library.runs.get_output(run.output_ids[0])
+        assert output is not None
+        counts[json.loads(output.record_json)["request"]["prompt"]] = len(run.output_ids)
+    assert counts == {
+        "a red star on a blue background": 2,
+        "a green circle on a white background": 1,
+    }
+    train(dataclasses.replace(spec, name="zxq2"), library)
+    again = library.training_runs.for_variant("zxq2")
+    assert again is not None and again.record["class_images"]["reused"] is True
+    assert again.record["class_images"]["run_ids"] == made["run_ids"]
