@@ -203,3 +203,18 @@ def test_a_node_lost_mid_batch_loses_nothing_and_writes_nothing_twice(
         _exactly_once(library, tmp_path / "out", 8)
     finally:
         library.close()
+
+
+def test_queue_run_with_ray_prints_remote_progress_and_outputs(
+    ray_cluster: RayTestCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.cli.main import main
+
+    library = _library(tmp_path, "home")
+    _jobs(library, tmp_path / "out", 3)
+    library.close()
+    assert main(["queue", "run", "--ray", "--until-empty", "--home", str(tmp_path / "home")]) == 0
+    captured = capsys.readouterr()
+    for i in range(3):
+        assert f"-> {tmp_path / 'out' / f'job{i}.png'}" in captured.out
+    assert "3 done, 0 failed, 0 cancelled; 3 images" in captured.err
