@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before `import ray`
-ray = pytest.importorskip("ray")
 
 LOOPBACK = "127.0.0.1"
 
@@ -38,6 +37,7 @@ class RayTestCluster:
 
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayTestCluster]:
+    import ray
     from ray.cluster_utils import Cluster
 
     models = tmp_path_factory.mktemp("head-models")
