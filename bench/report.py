@@ -21,6 +21,7 @@ ORDER = (
     "queue_throughput", "queue_fixed_ms", "history_p95_ms", "history_p50_ms", "gui_stall_ms",
     "gui_pickup_ms", "gui_reproduce_s", "gui_start_s", "help_s", "rss_demo_mb", "rss_sd15_mb",
     "omp_passive_small", "malloc_hugetlb_sd15",
+    "cluster_jobs_per_s", "cluster_ray_ms", "cluster_head_images_per_s",
 )  # fmt: skip
 
 METHOD = """\
@@ -122,6 +123,12 @@ start does once), so they open an existing library, as a worker or a window usua
   the note has both processes' peak RSS.
 - **rss_demo_mb / rss_sd15_mb**: peak RSS (`ru_maxrss`) of the app worker process after its
   jobs, versus the bare process for the same images.
+- **cluster_jobs_per_s / cluster_ray_ms / cluster_head_images_per_s** (`bench/cluster.py`,
+  docs/cluster.md): a two-node Ray cluster on loopback, one CPU per node, in the bench's own
+  process. Jobs per second of demo:sd 64x64 jobs through 2 actors against the local worker
+  on the same jobs (baseline); Ray's round trip per job to an actor with no engine (median);
+  and what one head records per second when stand-in actors return a precomputed 64x64 image
+  at once (goal >= 500/s; `details.gpus_fed_at_4_images_per_s`).
 """
 
 

@@ -111,6 +111,12 @@ def _rss_sd15(quick: bool, shared: dict[str, Any]) -> list[Case]:
     return [rss_sd15_mb(quick, shared.get("sd15_peaks"))]
 
 
+def _cluster(quick: bool, shared: dict[str, Any]) -> list[Case]:
+    from bench.cluster import cluster_cases
+
+    return cluster_cases(quick)
+
+
 # In running order: quick and quiet ones first; each memory case reuses its overhead processes.
 GROUPS = (
     Group(("help_s",), _help),
@@ -127,6 +133,7 @@ GROUPS = (
     Group(("malloc_hugetlb_sd15",), _malloc),
     Group(("overhead_sd15",), _overhead_sd15),
     Group(("rss_sd15_mb",), _rss_sd15),
+    Group(("cluster_jobs_per_s", "cluster_ray_ms", "cluster_head_images_per_s"), _cluster),
 )
 ALL_NAMES = tuple(name for group in GROUPS for name in group.names)
 

@@ -27,6 +27,15 @@ class Cancelled(AtelierError):
         super().__init__(message)
 
 
+class ClaimLost(AtelierError):
+    """A result came for a job no longer running under the claim that started it (it was
+    requeued, cancelled or taken by another worker meanwhile): it is discarded."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(f"job {job_id}: no longer running under this claim; result discarded")
+        self.job_id = job_id
+
+
 class JobFailed(AtelierError):
     """A queued job failed: the first failure of a command that ran jobs, with its message
     (which names the file or model that was wrong), and how many others failed too."""

@@ -24,9 +24,9 @@ from core.engine.runner import (
     ProgressCallback,
 )
 from core.engine.schedulers import check_scheduler
-from core.errors import BadInput, ModelError
+from core.errors import BadInput, ClaimLost, ModelError
 from core.inputs import LoadedInput, load_input
-from core.library.entities import NewAsset, NewOutput
+from core.library.entities import JobClaim, NewAsset, NewOutput
 from core.models.resolve import ResolvedModel
 from core.models.variants import with_adapter_files
 from core.provenance import InputRecord, ProvenanceRecord, build_record, image_record
@@ -139,35 +139,45 @@ class Generator:
         """Run `request` and record its images. `parents` are earlier outputs these images
         come from beyond the request's own inputs (a reproduction keeps its original)."""
         prepared = self.prepare(request)
-        result = self.engine.run(
-            prepared.request,
-            prepared.model,
-            EngineInputs(**{k: v.image for k, v in prepared.inputs.items()}),
-            refiner=prepared.refiner,
-            on_step=on_step,
-            cancel=cancel,
+        result = run_prepared(self.engine, prepared, on_step=on_step, cancel=cancel)
+        return self.record(
+            prepared,
+            result,
+            project=project,
+            out_dir=out_dir,
+            job_id=job_id,
+            stem=stem,
+            parents=parents,
         )
-        return self._record(prepared, result, project, out_dir, job_id, stem, parents)
 
     # ---- recording ---------------------------------------------------------------------
-    def _record(
+    def record(
         self,
         prepared: PreparedRequest,
         result: EngineResult,
-        project: str,
-        out_dir: Path | None,
-        job_id: int | None,
-        stem: str | None,
-        extra_parents: tuple[int, ...] = (),
+        *,
+        project: str = "default",
+        out_dir: Path | None = None,
+        job_id: int | None = None,
+        stem: str | None = None,
+        parents: tuple[int, ...] = (),
+        environment: dict[str, Any] | None = None,
+        claim: JobClaim | None = None,
     ) -> list[GeneratedOutput]:
         """Write each image (PNG with its record) into the store and `out_dir`, then commit the
-        run and its outputs in one transaction."""
+        run and its outputs in one transaction.
+
+        `environment` is what ran it when that was another process or machine (a cluster
+        worker's `environment_fingerprint`); None: this one. With `claim`, the commit happens
+        only while the job is still running under that claim, else `ClaimLost` is raised and
+        the files written for it here are removed again (nothing of a late result stays).
+        """
         from core.records import pixel_sha256
 
         request = prepared.request
-        record = self._provenance(prepared, result)
-        parents = [i.parent_output_id for i in prepared.inputs.values() if i.parent_output_id]
-        parent_ids = tuple(dict.fromkeys(p for p in [*parents, *extra_parents] if p is not None))
+        record = self._provenance(prepared, result, environment)
+        own = [i.parent_output_id for i in prepared.inputs.values() if i.parent_output_id]
+        parent_ids = tuple(dict.fromkeys(p for p in [*own, *parents] if p is not None))
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         new_outputs: list[NewOutput] = []
         for generated in result.images:
@@ -178,29 +188,40 @@ class Generator:
             new_outputs.append(self._write(image, generated, prepared, out_dir, name, parent_ids))
         if project not in self._project_ids:
             self._project_ids[project] = self.library.projects.get_or_create(project).id
-        run_id, output_ids = self.library.runs.record_run(
-            project_id=self._project_ids[project],
-            job_id=job_id,
-            request_json=request.canonical_json(),
-            request_hash=request.hash(),
-            environment_json=canonical_json(record.environment),
-            timings_json=canonical_json(result.timings),
-            outputs=new_outputs,
-        )
+        try:
+            run_id, output_ids = self.library.runs.record_run(
+                project_id=self._project_ids[project],
+                job_id=job_id,
+                request_json=request.canonical_json(),
+                request_hash=request.hash(),
+                environment_json=canonical_json(record.environment),
+                timings_json=canonical_json(result.timings),
+                outputs=new_outputs,
+                claim=claim,
+            )
+        except ClaimLost:
+            if out_dir is not None:  # the store's copies are content-addressed and harmless
+                for new in new_outputs:
+                    Path(new.path).unlink(missing_ok=True)
+            raise
         return [
             GeneratedOutput(oid, run_id, new.path, new.seed, new.pixel_sha256, new.image_index)
             for oid, new in zip(output_ids, new_outputs, strict=True)
         ]
 
-    def _provenance(self, prepared: PreparedRequest, result: EngineResult) -> ProvenanceRecord:
+    def _provenance(
+        self,
+        prepared: PreparedRequest,
+        result: EngineResult,
+        environment: dict[str, Any] | None = None,
+    ) -> ProvenanceRecord:
         """What every image of this run shares: request, models, inputs, environment."""
         from core.models.fingerprint import fingerprint_model
-        from core.records import environment_fingerprint, file_sha256
+        from core.records import file_sha256
 
         request = prepared.request
-        assert request.device is not None and request.dtype is not None
-        environment = environment_fingerprint(request.device, request.dtype)
-        environment["threads"] = request.threads  # as the engine applies them
+        if environment is None:
+            environment = run_environment(request)
         return build_record(
             request,
             prepared.model,
@@ -253,6 +274,58 @@ class Generator:
             record_json=record_json,
             parent_ids=parent_ids,
         )
+
+
+# ---- the engine's step, on its own (a cluster worker runs only this) ----------------------
+def run_prepared(
+    engine: Engine,
+    prepared: PreparedRequest,
+    *,
+    on_step: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    previews: bool = True,
+) -> EngineResult:
+    """Run a prepared request: the step between `Generator.prepare` and `Generator.record`."""
+    return engine.run(
+        prepared.request,
+        prepared.model,
+        EngineInputs(**{k: v.image for k, v in prepared.inputs.items()}),
+        refiner=prepared.refiner,
+        on_step=on_step,
+        cancel=cancel,
+        previews=previews,
+    )
+
+
+def run_environment(request: GenerationRequest) -> dict[str, Any]:
+    """What runs `request` in this process, for its record: node, device, driver, threads..."""
+    from core.records import environment_fingerprint
+
+    assert request.device is not None and request.dtype is not None
+    environment = environment_fingerprint(request.device, request.dtype)
+    environment["threads"] = request.threads  # as the engine applies them
+    return environment
+
+
+def for_this_machine(prepared: PreparedRequest, asked: GenerationRequest) -> PreparedRequest:
+    """`prepared` (resolved on another machine) with the device, dtype and thread count this
+    machine would have chosen, where the request as asked (`asked`) left them open."""
+    request = prepared.request
+    changes: dict[str, Any] = {}
+    device = request.device or "cpu"
+    if asked.device is None:
+        device = changes["device"] = select_device(None)
+    if asked.dtype is None:
+        changes["dtype"] = select_dtype(device, None)
+    if asked.threads is None:
+        init = prepared.inputs.get("init_image")
+        sizes = {"width": request.width, "height": request.height}
+        changes["threads"] = default_threads(device, _output_pixels(request, sizes, init))
+    if not changes:
+        return prepared
+    return PreparedRequest(
+        request.replace(**changes), prepared.model, prepared.refiner, prepared.inputs
+    )
 
 
 # ---- helpers ---------------------------------------------------------------------------

@@ -44,6 +44,15 @@ def add_parser(sub: Subparsers) -> None:
     set_action(lst, _list)
     running = qsub.add_parser("run", help="run the queue in this terminal (Ctrl-C stops cleanly)")
     running.add_argument("--until-empty", action="store_true", help="stop when no job is left")
+    running.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="ADDRESS",
+        help="run the jobs on a Ray cluster (this machine is the head and keeps the library): "
+        "ADDRESS of its head (default: the one `ray start` left here), or `local` to start one "
+        "for this machine alone. Needs `pip install 'atelier[ray]'` (docs/cluster.md)",
+    )
     set_action(running, _run, runs_engine=True)
     pause = qsub.add_parser(
         "pause", help="stop starting new jobs (the running one finishes); with JOB_ID, hold it"
@@ -80,19 +89,36 @@ def _run(args: argparse.Namespace) -> int:
     """`atelier queue run`: run the queue in this, the main, thread; exit 1 with the first
     failure's message when a job failed."""
     from core.cli.running import FirstFailure, printing_events, stop_on_interrupt
-    from core.queue.worker import Worker
+    from core.queue.worker import Worker, WorkerStats
 
     until_empty: bool = args.until_empty
     waiting = None if until_empty else "queue empty: waiting for jobs (Ctrl-C stops)"
     failures = FirstFailure()
+    if args.ray is not None:
+        from core.queue.cluster.pool import require_ray
+
+        require_ray()  # before the library opens: a clear message, exit code 2
     with open_library(args) as library:
-        worker = Worker(library, events=printing_events(waiting=waiting, failures=failures))
+        events = printing_events(waiting=waiting, failures=failures)
         stop = threading.Event()
-        with stop_on_interrupt(stop, on_stop=lambda: worker.stop(wait=False)):
-            stats = worker.run(until_empty=until_empty)
+        if args.ray is not None:
+            from core.queue.cluster.head import ClusterHead
+            from core.queue.cluster.pool import connect
+
+            head = ClusterHead(library, connect(args.ray), events)
+            with stop_on_interrupt(stop, on_stop=head.stop):
+                stats: WorkerStats = head.run(until_empty=until_empty)
+        else:
+            worker = Worker(library, events=events)
+            with stop_on_interrupt(stop, on_stop=lambda: worker.stop(wait=False)):
+                stats = worker.run(until_empty=until_empty)
         print(f"{stats.done} done, {stats.failed} failed, {stats.cancelled} cancelled; "
               f"{stats.outputs} images", file=sys.stderr)  # fmt: skip
-        queued = worker.jobs.counts()["queued"] if worker.jobs.is_paused() else 0
+        queued = library.jobs.counts()["queued"] if library.jobs.is_paused() else 0
+        training = sum(j.kind == "train" for j in library.jobs.list(("queued",), limit=10_000))
+    if args.ray is not None and training:
+        print(f"{training} training jobs wait for a local worker (`atelier queue run` on this "
+              "machine): the cluster runs generation jobs", file=sys.stderr)  # fmt: skip
     if queued:
         print(f"the queue is paused: {queued} queued jobs wait for `atelier queue resume`",
               file=sys.stderr)  # fmt: skip

@@ -85,6 +85,15 @@ class NewAsset:
 
 
 @dataclass(frozen=True)
+class JobClaim:
+    """Who runs a job, and which start of it: `worker` (host:pid:token) and its `attempts`
+    count when claimed. A result commits only while the job is still running under it."""
+
+    worker: str
+    attempts: int
+
+
+@dataclass(frozen=True)
 class NewOutput:
     """One image of a run about to be recorded. `parent_ids` are earlier outputs it came from."""
 

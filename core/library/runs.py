@@ -11,9 +11,9 @@ from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import BadInput
+from core.errors import BadInput, ClaimLost
 from core.library.database import read_session
-from core.library.entities import NewOutput, Output, Run
+from core.library.entities import JobClaim, NewOutput, Output, Run
 from core.library.schema import (
     ASSET_ROLES,
     AssetRow,
@@ -28,6 +28,9 @@ from core.library.schema import (
 _INSERT_RUN = insert(RunRow).returning(RunRow.id)
 _INSERT_ASSET = insert(AssetRow).on_conflict_do_nothing(index_elements=[AssetRow.sha256])
 _INSERT_OUTPUT = insert(OutputRow).returning(OutputRow.id)
+_JOB_CLAIM = select(JobRow.status, JobRow.worker, JobRow.attempts).where(
+    JobRow.id == bindparam("job_id")
+)
 _EXISTING_OUTPUTS = select(OutputRow.id).where(OutputRow.id.in_(bindparam("ids", expanding=True)))
 _JOB_DONE = (
     update(JobRow)
@@ -61,6 +64,7 @@ class RunRepository:
         environment_json: str,
         timings_json: str,
         outputs: Sequence[NewOutput],
+        claim: JobClaim | None = None,
         *,
         finishes_job: bool = True,
     ) -> tuple[int, list[int]]:
@@ -69,7 +73,9 @@ class RunRepository:
         sample images belong to the job but do not end it).
 
         Returns the run id and the output ids in the order given. Nothing is written if any
-        part fails (an unknown parent output, project or job). Every job's images pass through
+        part fails (an unknown parent output, project or job). With `claim`, the job must still
+        be running under it (worker and attempt), else `ClaimLost` and nothing is written: a
+        late result of a job that was requeued meanwhile. Every job's images pass through
         here, so it speaks prebuilt Core statements: the ORM's unit of work cost about 2 ms a
         run on top of SQLite's own work.
         """
@@ -80,6 +86,10 @@ class RunRepository:
         task, model = _task_and_model(request_json)
         with self._sessions.begin() as s:
             conn = s.connection()
+            if claim is not None and job_id is not None:
+                held = conn.execute(_JOB_CLAIM, {"job_id": job_id}).first()
+                if held is None or tuple(held) != ("running", claim.worker, claim.attempts):
+                    raise ClaimLost(job_id)
             run_id = conn.execute(
                 _INSERT_RUN,
                 {
