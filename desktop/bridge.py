@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from core.generation import GeneratedOutput
     from core.queue.jobs import Job
     from core.queue.recovery import Recovered
-    from core.queue.worker import WorkerEvents
+    from core.queue.worker import WorkerEvents, WorkerStatus
     from core.training.loop import TrainingProgress
 
 
@@ -35,6 +35,8 @@ class WorkerBridge(QObject):
     samples = Signal(object, list)  # Job, the output ids of the samples a training job drew
     note = Signal(object, str)  # Job, what it says on the way (a warning, class images)
     workerExited = Signal(int, bool)  # the worker process's exit code, started again?
+    workers = Signal(list)  # WorkerStatus of each worker: node, device, the job it runs
+    workerProblem = Signal(str)  # what the worker process says about itself (a cluster lost)
 
     def events(self) -> WorkerEvents:
         from core.queue.worker import WorkerEvents
@@ -50,6 +52,7 @@ class WorkerBridge(QObject):
             training_step=self._training_step,
             samples=self._samples,
             note=self._note,
+            workers=self._workers,
         )
 
     # ---- called in the worker process's reader thread ---------------------------------------
@@ -83,11 +86,17 @@ class WorkerBridge(QObject):
     def _note(self, job: Job, text: str) -> None:
         self.note.emit(job, text)
 
+    def _workers(self, workers: list[WorkerStatus]) -> None:
+        self.workers.emit(list(workers))
+
     def _recovered(self, items: list[Recovered]) -> None:
         self.recovered.emit(len(items))
 
     def worker_exited(self, code: int, restarted: bool) -> None:
         self.workerExited.emit(code, restarted)
+
+    def worker_problem(self, text: str) -> None:
+        self.workerProblem.emit(text)
 
 
 def pil_to_qimage(image: Any) -> QImage:

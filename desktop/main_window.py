@@ -220,6 +220,7 @@ class MainWindow(LibrarySlots, QMainWindow):
         self.sweeps.gridRecorded.connect(self.grid_recorded)
         self.queue.outputsReady.connect(self.outputs_ready)
         self.session.bridge.workerExited.connect(self.worker_exited)
+        self.session.bridge.workerProblem.connect(self.worker_problem)
         self.session.bridge.recovered.connect(self.jobs_recovered)
         self.history.outputSelected.connect(self.inspector.show_output)
         self.inspector.showOutput.connect(self.show_output)
@@ -338,6 +339,10 @@ class MainWindow(LibrarySlots, QMainWindow):
     def worker_exited(self, code: int, restarted: bool) -> None:
         what = "started again" if restarted else "not started again (it kept stopping)"
         self.show_error("Worker stopped", f"The worker process ended (exit code {code}); {what}.")
+
+    @Slot(str)
+    def worker_problem(self, text: str) -> None:
+        self.show_error("Worker", text)
 
     def jobs_recovered(self, count: int) -> None:
         self.show_message(f"{count} interrupted job(s) recovered")

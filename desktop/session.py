@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,8 @@ class Session:
         self.jobs = library.jobs
         self.bridge = WorkerBridge()
         self._worker: WorkerProcess | None = None
+        self._retired: list[WorkerProcess] = []
+        self._poll_s = 0.3  # stopping after a change of "Run on cluster"
 
     @property
     def home(self) -> Path:
@@ -39,18 +42,33 @@ class Session:
 
     # ---- the worker ------------------------------------------------------------------------
     def start_worker(self, poll_s: float = 0.3) -> None:
+        """Start the worker process: a local worker, or with "Run on cluster" a cluster head
+        (without Ray installed: a local worker, and the window is told how to install it)."""
         if self._worker is not None:
             return
+        from core.queue.cluster.pool import ray_missing
         from core.queue.worker_process import WorkerProcess
 
+        ray = self.prefs.ray_address()
+        if ray is not None and (missing := ray_missing()) is not None:
+            self.bridge.worker_problem(f"Run on cluster: {missing}; jobs run on this machine")
+            ray = None
+        self._poll_s = poll_s
         self._worker = WorkerProcess(
             self.library,
             self.bridge.events(),
             poll_s=poll_s,
             heartbeat_s=0.5,
             exited=self.bridge.worker_exited,
+            problem=self.bridge.worker_problem,
+            ray=ray,
         )
         self._worker.start()
+
+    @property
+    def on_cluster(self) -> bool:
+        """Whether the worker process runs a cluster head (asked for, and Ray is installed)."""
+        return self._worker is not None and self._worker.ray is not None
 
     @property
     def worker_running(self) -> bool:
@@ -76,6 +94,8 @@ class Session:
         if self._worker is not None:
             self._worker.stop(wait=True, timeout=60)
             self._worker = None
+        while self._retired:
+            self._retired.pop().stop(wait=True, timeout=60)
 
     def close(self) -> None:
         self.stop_worker()
@@ -93,7 +113,7 @@ class Session:
         from core.reproduce import ReproduceReport
 
         worker = self._worker
-        if worker is not None and worker.running:
+        if worker is not None and worker.running and worker.ray is None:
             return worker.reproduce(output_id)
         command = [sys.executable, "-m", "core.cli.main", "--home", str(self.home)]
         command += ["reproduce", str(output_id), "--json"]
@@ -129,4 +149,14 @@ class Session:
             self._worker.wake()
 
     def apply(self, prefs: Preferences) -> None:
+        """New preferences; a change of "Run on cluster" (or its address) starts another worker
+        process, the old one stopping after its current step (its job goes back to the queue)."""
+        restart = self._worker is not None and prefs.ray_address() != self.prefs.ray_address()
         self.prefs = prefs
+        if restart and self._worker is not None:
+            self._worker.stop(wait=False)
+            # who runs the jobs is the new process's to tell
+            self._worker.events = replace(self._worker.events, workers=None)
+            self._retired.append(self._worker)
+            self._worker = None
+            self.start_worker(self._poll_s)

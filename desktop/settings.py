@@ -27,6 +27,14 @@ class Preferences:
     output_folder: str = ""
     library_home: str = ""
     model_folders: list[str] = field(default_factory=list)  # where "Add model..." looks first
+    # the queue's jobs run on a Ray cluster (docs/cluster.md): at this address, or "" for the
+    # one `ray start` left on this machine, or "local" for a Ray of the worker's own
+    cluster: bool = False
+    cluster_address: str = ""
+
+    def ray_address(self) -> str | None:
+        """What the worker process is started with (`--ray`); None: a local worker."""
+        return (self.cluster_address.strip() or "auto") if self.cluster else None
 
     def request_changes(self) -> dict[str, Any]:
         """The request fields these preferences set on every queued job."""

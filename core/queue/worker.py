@@ -57,6 +57,18 @@ class WorkerEvents:
     training_step: Callable[[Job, TrainingProgress], None] | None = None
     samples: Callable[[Job, list[int]], None] | None = None
     note: Callable[[Job, str], None] | None = None
+    # who runs the queue's jobs, called when that changes: a cluster head's actors (each node,
+    # device and the job it runs), or a local worker as one worker of this machine
+    workers: Callable[[list[WorkerStatus]], None] | None = None
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """One worker as the window shows it: where it runs, on what, and which job (None: idle)."""
+
+    node: str  # the machine's name (and, on a cluster, its Ray node id, shortened)
+    device: str  # "cuda", "cpu", ...
+    job_id: int | None = None
 
 
 @dataclass

@@ -5,7 +5,10 @@ that one job); the whole queue is read again only when the window regains focus 
 acts on the queue, and a timer only redraws the running job's elapsed time.
 
 "Pause queue" holds the whole queue; "Pause job" holds the selected job alone (a running training
-job checkpoints and goes on from there when resumed with "Resume job")."""
+job checkpoints and goes on from there when resumed with "Resume job").
+
+Below the list, "Workers" shows who runs the jobs: this machine's worker, or with "Run on cluster"
+each worker of the cluster, its device and the job it runs."""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from desktop.item_models.queue import (
     training_text,
 )
 from desktop.panels.job_list import JobList
+from desktop.panels.workers import WorkersView
 
 if TYPE_CHECKING:
     from core.queue.jobs import Job
@@ -66,6 +70,7 @@ class QueuePanel(QWidget):
         bridge.trainingStep.connect(self.on_training_step)
         bridge.note.connect(self.on_note)
         bridge.samples.connect(self.on_samples)
+        bridge.workers.connect(self.workers.show_workers)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._timer.start(TICK_MS)
@@ -73,6 +78,7 @@ class QueuePanel(QWidget):
 
     def _build(self) -> None:
         self.model = QueueModel()
+        self.workers = WorkersView()
         self.list = JobList()
         self.list.setModel(self.model)
         self.list.jobDropped.connect(self.move_dropped)
@@ -133,6 +139,7 @@ class QueuePanel(QWidget):
         jobs = QVBoxLayout()
         jobs.addWidget(self.list, 1)
         jobs.addLayout(buttons)
+        jobs.addWidget(self.workers)
         layout = QHBoxLayout(self)
         layout.addLayout(status)
         layout.addLayout(jobs, 1)

@@ -1,5 +1,6 @@
 """The settings dialog: device, dtype, memory savers, threads, model folders, output folder,
-library home."""
+library home, and "Run on cluster" (the queue on a Ray cluster; refused, saying how to install
+Ray, where it is not installed)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QPushButton,
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.queue.cluster.pool import ray_missing
 from core.request import DEVICES, DTYPES
 from desktop.settings import Preferences
 
@@ -61,6 +64,7 @@ class SettingsDialog(QDialog):
         form.addRow("Model folders", self._folders_box())
         form.addRow("Output folder", self.output_folder)
         form.addRow("Library home", self.library_home)
+        form.addRow("Cluster", self._cluster_box(prefs))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -79,6 +83,35 @@ class SettingsDialog(QDialog):
             button.clicked.connect(slot)
             row.addWidget(button)
         layout.addLayout(row)
+        return box
+
+    def _cluster_box(self, prefs: Preferences) -> QWidget:
+        self.cluster = _check("Run on cluster", prefs.cluster)
+        self.cluster.setToolTip(
+            "run the queue's generation jobs on a Ray cluster, this machine being its head "
+            "(docs/cluster.md); training jobs wait for a local worker"
+        )
+        self.cluster_address = QLineEdit(prefs.cluster_address)
+        self.cluster_address.setPlaceholderText(
+            "(the cluster `ray start` left on this machine; local: a Ray of its own)"
+        )
+        self.cluster_note = QLabel()
+        self.cluster_note.setWordWrap(True)
+        self.cluster.toggled.connect(self.cluster_address.setEnabled)
+        self.cluster_address.setEnabled(prefs.cluster)
+        self.ray_missing = ray_missing()
+        if self.ray_missing is not None:  # refused: off, and saying how to get Ray
+            self.cluster.setChecked(False)
+            self.cluster.setEnabled(False)
+            self.cluster_address.setEnabled(False)
+            self.cluster_note.setText(self.ray_missing)
+        self.cluster_note.setVisible(self.ray_missing is not None)
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.cluster)
+        layout.addWidget(self.cluster_address)
+        layout.addWidget(self.cluster_note)
         return box
 
     def choose_model_folder(self) -> None:
@@ -111,6 +144,8 @@ class SettingsDialog(QDialog):
             output_folder=self.output_folder.text().strip(),
             library_home=self.library_home.text().strip(),
             model_folders=self.folders(),
+            cluster=self.cluster.isChecked(),
+            cluster_address=self.cluster_address.text().strip(),
         )
 
 

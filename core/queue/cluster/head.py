@@ -34,7 +34,7 @@ from core.queue.cluster.actor import MissingModel, RemoteJob, RemoteResult, Work
 from core.queue.cluster.pool import CONTROL, ActorFactory, Slot, slots
 from core.queue.jobs import MAX_ATTEMPTS, Job
 from core.queue.recovery import Recovered, recover_jobs, worker_name
-from core.queue.worker import RECOVER_EVERY_S, WorkerEvents, WorkerStats
+from core.queue.worker import RECOVER_EVERY_S, WorkerEvents, WorkerStats, WorkerStatus
 
 if TYPE_CHECKING:
     from core.library import Library
@@ -104,6 +104,7 @@ class ClusterHead:
         self._drained = False  # the last claim found no job to run
         self._packages: dict[str, Any] = {}  # fingerprint -> object ref of its tar
         self._stop = False
+        self._told_workers: list[WorkerStatus] | None = None  # as `events.workers` last heard
         self.stats = ClusterStats()
 
     # ---- running -------------------------------------------------------------------------
@@ -216,6 +217,7 @@ class ClusterHead:
                 self.stats.requeued += not give_up
                 self.stats.failed += give_up
         actor.jobs.clear()
+        self._tell_workers()
         if recovered and self.events.recovered:
             self.events.recovered(recovered)
 
@@ -288,6 +290,7 @@ class ClusterHead:
         if job.id not in actor.jobs:
             actor.jobs[job.id] = flight
             self._emit(self.events.job_started, job)
+            self._tell_workers()
         actor.models.append(flight.prepared.model.fingerprint)
         ref = actor.handle.run.remote(RemoteJob(job.id, job.request, flight.prepared))
         self._pending[ref] = ("run", actor, flight)
@@ -319,6 +322,7 @@ class ClusterHead:
     def _on_ready(self, actor: _Actor, what: None, info: WorkerInfo) -> None:
         actor.info = info
         self.stats.workers.append(info)
+        self._tell_workers()
 
     def _on_progress(self, actor: _Actor, what: None, events: list[Any]) -> None:
         actor.progress_asked = False
@@ -334,6 +338,7 @@ class ClusterHead:
             return
         actor.jobs.pop(flight.job.id, None)
         self._record(actor, flight, value)
+        self._tell_workers()
 
     def _on_receive(self, actor: _Actor, fingerprint: str, refused: str | None) -> None:
         waiting = actor.receiving.pop(fingerprint, [])
@@ -400,6 +405,7 @@ class ClusterHead:
 
     def _task_failed(self, actor: _Actor, flight: _Flight, exc: Any) -> None:
         actor.jobs.pop(flight.job.id, None)
+        self._tell_workers()
         cause = exc.cause if isinstance(exc.cause, BaseException) else exc
         if isinstance(cause, Cancelled):
             if self._stop:
@@ -456,6 +462,7 @@ class ClusterHead:
                 self.ray.kill(actor.handle, no_restart=True)
         self.actors.clear()
         self._pending.clear()
+        self._tell_workers()
 
     def _tell_idle(self, told: bool | None) -> bool | None:
         if self.events.idle is None:
@@ -464,6 +471,19 @@ class ClusterHead:
         if paused != told:
             self.events.idle(paused)
         return paused
+
+    def _tell_workers(self) -> None:
+        """`events.workers`, when the actors or the jobs they run changed since last told."""
+        if self.events.workers is None:
+            return
+        workers = [
+            WorkerStatus(_where(a), "cuda" if a.slot.gpu else "cpu", next(iter(a.jobs), None))
+            for a in self.actors
+            if a.info is not None
+        ]
+        if workers != self._told_workers:
+            self._told_workers = workers
+            self.events.workers(workers)
 
     @staticmethod
     def _emit(callback: Callable[..., None] | None, *args: object) -> None:

@@ -9,6 +9,7 @@ a lost actor's jobs go back through the queue's recovery, where attempts are cou
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from dataclasses import dataclass
 from types import ModuleType
@@ -20,16 +21,27 @@ INSTALL_HINT = "pip install 'atelier[ray]'"
 CONTROL = "control"  # the actors' concurrency group for progress and cancel
 
 
+NOT_INSTALLED = (
+    f"Ray is not installed; install it with `{INSTALL_HINT}` (on every machine of the cluster)"
+)
+
+
 def require_ray() -> ModuleType:
     """The `ray` module, or BadInput saying how to install it."""
     try:
         return importlib.import_module("ray")
     except ImportError as exc:
-        raise BadInput(
-            "--ray",
-            f"Ray is not installed; install it with `{INSTALL_HINT}` (on every machine of the "
-            "cluster), or run the queue without --ray",
-        ) from exc
+        raise BadInput("--ray", f"{NOT_INSTALLED}, or run the queue without --ray") from exc
+
+
+def ray_missing() -> str | None:
+    """None when Ray can be imported, else how to install it; without importing it (the
+    window asks, and importing Ray takes seconds)."""
+    try:
+        found = importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):
+        found = False
+    return None if found else NOT_INSTALLED
 
 
 def connect(address: str | None) -> ModuleType:

@@ -1,7 +1,10 @@
 """The worker process's side: run a `Worker` over the library, send its events, obey the window.
 
 `python -m core.queue.process.child HOME` runs the worker in the main thread (see
-`Worker.start` for why) and reads the parent's messages on stdin in another thread.
+`Worker.start` for why) and reads the parent's messages on stdin in another thread. With
+`--ray ADDRESS` ("auto": the cluster `ray start` left on this machine; "local": a Ray of its
+own) it runs a `ClusterHead` there instead; a cluster it cannot reach (or lost every worker of)
+is told to the window as a `Problem`, and the jobs run on this machine's own `Worker`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import dataclasses
 import functools
 import json
 import os
+import platform
 import sys
 import threading
 import traceback
@@ -23,9 +27,11 @@ from core.errors import AtelierError
 from core.library.schema import utc_now
 from core.queue.jobs import Job
 from core.queue.process import protocol
-from core.queue.worker import WorkerEvents
+from core.queue.worker import WorkerEvents, WorkerStatus
 
 if TYPE_CHECKING:
+    from core.library import Library
+    from core.queue.cluster.head import ClusterHead
     from core.queue.worker import Worker
 
 
@@ -64,7 +70,51 @@ class _Sender:
             ),
             samples=lambda job, ids: self(protocol.Samples(job.id, tuple(ids))),
             note=lambda job, text: self(protocol.Note(job.id, text)),
+            workers=lambda workers: self(protocol.Workers(tuple(workers))),
         )
+
+
+def as_one_worker(events: WorkerEvents) -> WorkerEvents:
+    """`events`, with the local worker told as one worker of this machine: its device (`auto`
+    until its first job picks one) and the job it runs, at each start and end."""
+    node = platform.node() or "this machine"
+    device = "auto"
+    tell = events.workers
+
+    def running(job: Job | None) -> None:
+        nonlocal device
+        if job is not None:
+            device = _device_of(job) or device
+        if tell is not None:
+            tell([WorkerStatus(node, device, job.id if job is not None else None)])
+
+    def then(callback: Callable[..., None] | None, job_at: int | None) -> Callable[..., None]:
+        def call(*args: object) -> None:
+            if callback is not None:
+                callback(*args)
+            running(args[0] if job_at == 0 else None)  # type: ignore[arg-type]
+
+        return call
+
+    running(None)
+    return dataclasses.replace(
+        events,
+        job_started=then(events.job_started, 0),
+        job_done=then(events.job_done, None),
+        job_failed=then(events.job_failed, None),
+        job_cancelled=then(events.job_cancelled, None),
+        job_paused=then(events.job_paused, None),
+    )
+
+
+def _device_of(job: Job) -> str | None:
+    """The device a job runs on here: the one it asks for, else this machine's choice."""
+    try:
+        from core.engine.device import select_device
+
+        return select_device(getattr(job.work, "device", None))
+    except Exception:  # a device this machine lacks: the job fails and says so
+        return None
 
 
 def _ended(job: Job, status: str, error_type: str | None = None, message: str | None = None) -> Job:
@@ -104,8 +154,38 @@ def _step(job: Job, progress: StepProgress) -> protocol.Step:
     )
 
 
-def _obey(worker: Worker, send: _Sender) -> None:
+class _Runner:
+    """What runs the jobs now: a cluster head, or (from the start, or after the cluster failed)
+    a local worker. The stdin thread stops whichever it is; once stopped, no other starts."""
+
+    def __init__(self) -> None:
+        self.now: Worker | ClusterHead | None = None
+        self.stopped = threading.Event()
+        self._lock = threading.Lock()
+
+    def take(self, runner: Worker | ClusterHead) -> bool:
+        """`runner` runs next; False when a stop came first (then it must not run)."""
+        with self._lock:
+            if self.stopped.is_set():
+                return False
+            self.now = runner
+            return True
+
+    def stop(self) -> None:
+        from core.queue.worker import Worker
+
+        with self._lock:
+            self.stopped.set()
+            if isinstance(self.now, Worker):
+                self.now.stop(wait=False)
+            elif self.now is not None:
+                self.now.stop()
+
+
+def _obey(runner: _Runner, send: _Sender) -> None:
     """Read the parent's messages until `Stop` or the end of stdin."""
+    from core.queue.worker import Worker
+
     for line in sys.stdin:
         try:
             message = protocol.decode(line)
@@ -115,16 +195,20 @@ def _obey(worker: Worker, send: _Sender) -> None:
             if token is not None:  # a reproduce request: the window waits for an answer
                 send(protocol.Reproduced(token, error=str(exc)))
             continue
+        worker = runner.now
         match message:
             case protocol.Wake():
-                worker.wake()
+                if isinstance(worker, Worker):  # a cluster head finds new jobs at its next poll
+                    worker.wake()
             case protocol.Stop():
                 break
-            case protocol.Reproduce(token, output_id):
+            case protocol.Reproduce(token, output_id) if isinstance(worker, Worker):
                 worker.call_soon(functools.partial(_reproduce, worker, send, token, output_id))
+            case protocol.Reproduce(token):
+                send(protocol.Reproduced(token, error="the worker process runs a cluster head"))
             case _:
                 print(f"atelier worker: not a message for the worker: {message}", file=sys.stderr)
-    worker.stop(wait=False)  # `Stop`, or the parent is gone
+    runner.stop()  # `Stop`, or the parent is gone
 
 
 def _token_of(line: str) -> str | None:
@@ -158,28 +242,70 @@ def _reproduce(worker: Worker, send: _Sender, token: str, output_id: int) -> Non
         send(answer)
 
 
-def serve(home: Path, poll_s: float, heartbeat_s: float, steps: bool = True) -> int:
+def serve(
+    home: Path, poll_s: float, heartbeat_s: float, steps: bool = True, ray: str | None = None
+) -> int:
     from core.library import Library
     from core.queue.worker import Worker
 
     out = sys.stdout
     sys.stdout = sys.stderr  # library chatter must not break the protocol
     library = Library.open(home)
-    worker: Worker | None = None
-
-    def stop() -> None:
-        if worker is not None:
-            worker.stop(wait=False)
-
-    send = _Sender(out, stop)
-    worker = Worker(library, events=send.events(steps), poll_s=poll_s, heartbeat_s=heartbeat_s)
-    obey = threading.Thread(target=_obey, args=(worker, send), name="stdin", daemon=True)
-    obey.start()
+    runner = _Runner()
+    send = _Sender(out, runner.stop)
+    events = send.events(steps)
+    threading.Thread(target=_obey, args=(runner, send), name="stdin", daemon=True).start()
     try:
-        worker.run()
+        if ray is not None and _run_on_cluster(
+            library, events, ray, send, runner, (poll_s, heartbeat_s)
+        ):
+            return 0
+        worker = Worker(
+            library, events=as_one_worker(events), poll_s=poll_s, heartbeat_s=heartbeat_s
+        )
+        if runner.take(worker):
+            worker.run()
     finally:
         library.close()
     return 0
+
+
+def _run_on_cluster(
+    library: Library,
+    events: WorkerEvents,
+    address: str,
+    send: _Sender,
+    runner: _Runner,
+    times: tuple[float, float],
+) -> bool:
+    """Run a cluster head until stopped (True); False when the cluster cannot be reached or
+    failed (the window is told why, and a local worker runs the jobs instead)."""
+    from core.queue.cluster.head import ClusterHead
+    from core.queue.cluster.pool import connect
+
+    try:
+        poll_s, heartbeat_s = times
+        head = ClusterHead(
+            library, connect(address), events, poll_s=poll_s, heartbeat_s=heartbeat_s
+        )
+    except Exception as exc:  # Ray missing (BadInput), no cluster at the address
+        traceback.print_exc(file=sys.stderr)
+        send(protocol.Problem(f"Run on cluster: {_reason(exc)}; jobs run on this machine"))
+        return False
+    if not runner.take(head):
+        return True
+    try:
+        head.run()
+    except Exception as exc:  # no node to run on, every worker lost
+        traceback.print_exc(file=sys.stderr)
+        send(protocol.Problem(f"Run on cluster stopped: {_reason(exc)}; jobs run on this machine"))
+        return runner.stopped.is_set()
+    return True
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,12 +316,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-steps", action="store_true", help="send no step events (nobody listens)"
     )
+    parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run a cluster head on the Ray cluster at ADDRESS ('auto': the one `ray start` "
+        "left here; 'local': a Ray of its own) instead of a local worker",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("ATELIER_HOME", str(args.home))
     from core.engine.quiet import quiet_libraries
 
     quiet_libraries()  # ATELIER_VERBOSE, from the process that started this one, says otherwise
-    return serve(args.home, args.poll, args.heartbeat, steps=not args.no_steps)
+    return serve(args.home, args.poll, args.heartbeat, steps=not args.no_steps, ray=args.ray)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ class WorkerProcess:
 
     It has the thread worker's `start`, `stop` and `stopping`, so the GUI's session can hold
     either. `exited` (optional) hears of a child that ended on its own: its exit code and
-    whether another one was started.
+    whether another one was started; `problem` (optional) what the child says about itself
+    (a cluster it could not reach). With `ray` (an address, "auto" or "local") the child runs
+    a `ClusterHead` on that Ray cluster instead of a local `Worker`.
     """
 
     def __init__(
@@ -54,10 +56,13 @@ class WorkerProcess:
         poll_s: float = 0.5,
         heartbeat_s: float = 2.0,
         exited: Callable[[int, bool], None] | None = None,
+        problem: Callable[[str], None] | None = None,
+        ray: str | None = None,
     ) -> None:
         self.library = library
         self.events = events or WorkerEvents()
-        self.exited = exited
+        self.exited, self.problem = exited, problem
+        self.ray = ray
         self.poll_s = poll_s
         self.heartbeat_s = heartbeat_s
         self._stop = threading.Event()
@@ -66,7 +71,7 @@ class WorkerProcess:
         self._reader: threading.Thread | None = None
         self._write_lock = threading.Lock()  # lines to the child come from several threads
         self._waiting: dict[str, _Reply] = {}  # reproduce requests by token
-        self._running: Job | None = None  # the job of the last `Started`, for its steps
+        self._running: dict[int, Job] = {}  # started, not ended (a cluster runs several)
         self.deaths = 0  # deaths in a row without a finished job
 
     @property
@@ -162,6 +167,8 @@ class WorkerProcess:
     def _command(self) -> list[str]:
         home, poll, beat = str(self.library.home), str(self.poll_s), str(self.heartbeat_s)
         command = [sys.executable, "-m", CHILD_MODULE, home, "--poll", poll, "--heartbeat", beat]
+        if self.ray is not None:
+            command += ["--ray", self.ray]
         return command if self.events.step is not None else [*command, "--no-steps"]
 
     def _spawn(self) -> None:
@@ -184,7 +191,7 @@ class WorkerProcess:
             assert popen is not None and popen.stdout is not None
             self._read_child(popen.stdout)
             code = popen.wait()
-            self._running = None
+            self._running.clear()
             self._answer_all(f"the worker process ended (exit code {code}) before it answered")
             if self._stop.is_set():
                 return
@@ -228,24 +235,29 @@ class WorkerProcess:
         events = self.events
         match message:
             case protocol.Started(job):
-                self._running = job
+                self._running[job.id] = job
                 _call(events.job_started, job)
             case protocol.Step():
-                running = self._running
-                if running is not None and running.id == message.job_id:
+                running = self._running.get(message.job_id)
+                if running is not None:
                     _call(events.step, running, _progress(message))
             case protocol.Done(job, outputs):
-                self._finished()
+                self._finished(job)
                 _call(events.job_done, job, list(outputs))
             case protocol.Failed(job, kind, text):
-                self._finished()
+                self._finished(job)
                 _call(events.job_failed, job, kind, text)
             case protocol.Cancelled(job):
-                self._finished()
+                self._finished(job)
                 _call(events.job_cancelled, job)
             case protocol.Paused(job):
-                self._finished()
+                self._finished(job)
                 _call(events.job_paused, job)
+            case protocol.Workers(workers):
+                _call(events.workers, list(workers))
+            case protocol.Problem(text):
+                print(f"atelier: the worker process: {text}", file=sys.stderr)
+                _call(self.problem, text)
             case protocol.Training() | protocol.Samples() | protocol.Note():
                 self._training(message)
             case protocol.Recovered(items):
@@ -259,11 +271,11 @@ class WorkerProcess:
                 print(f"atelier: a message for the worker came from it: {message}", file=sys.stderr)
 
     def _training(self, message: protocol.Training | protocol.Samples | protocol.Note) -> None:
-        """A running training job's step, samples or note, to the job of the last `Started`."""
+        """A running training job's step, samples or note, to its job (started, not ended)."""
         from core.training.loop import TrainingProgress
 
-        running, events = self._running, self.events
-        if running is None or running.id != message.job_id:
+        running, events = self._running.get(message.job_id), self.events
+        if running is None:
             return
         match message:
             case protocol.Training(_, step, total, loss, rate, eta):
@@ -273,8 +285,8 @@ class WorkerProcess:
             case protocol.Note(_, text):
                 _call(events.note, running, text)
 
-    def _finished(self) -> None:
-        self._running = None
+    def _finished(self, job: Job) -> None:
+        self._running.pop(job.id, None)
         self.deaths = 0
 
 

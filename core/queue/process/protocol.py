@@ -10,8 +10,10 @@ that is not JSON, or one of an unknown type or with a missing or mistyped field 
 - Child -> parent: `Started`, `Step`, `Done`, `Failed`, `Cancelled`, `Paused` (a job's life:
   the job travels inside, as the child last knew it, so the parent needs no database),
   `Training` (a training job's step: loss, rate, ETA), `Samples` (the sample images it drew),
-  `Note` (what a job says on the way), `Recovered` (crash recovery put jobs back) and
-  `Reproduced` (the answer to a `Reproduce`, by its token).
+  `Note` (what a job says on the way), `Recovered` (crash recovery put jobs back),
+  `Reproduced` (the answer to a `Reproduce`, by its token), `Workers` (who runs the jobs: each
+  worker's node, device and job; a cluster's actors, or the local worker) and `Problem` (what
+  the window should tell the user about the worker itself: a cluster it could not reach).
 
 A step's preview travels as raw RGB bytes (base64): for a 64x64 preview that costs about a
 third of a PNG's encoding and decoding, for about the same bytes on the pipe.
@@ -31,10 +33,11 @@ from core.errors import AtelierError
 from core.generation import GeneratedOutput
 from core.queue.jobs import Job, work_from_json
 from core.queue.recovery import Recovered as RecoveredJob
+from core.queue.worker import WorkerStatus
 from core.request import GenerationRequest
 from core.training.spec import TrainingSpec
 
-VERSION = 2  # 2: job kinds (a job's `work`), Paused, Training, Samples, Note
+VERSION = 3  # 2: job kinds (a job's `work`), Paused, Training, Samples, Note; 3: Workers, Problem
 
 
 class ProtocolError(ValueError):
@@ -154,10 +157,24 @@ class Reproduced:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Workers:
+    """Who runs the queue's jobs now (sent when that changes)."""
+
+    workers: tuple[WorkerStatus, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something about the worker itself the user should know (not about one job)."""
+
+    text: str
+
+
 ToChild = Stop | Wake | Reproduce
 ToParent = (
     Started | Step | Done | Failed | Cancelled | Paused | Training | Samples | Note | Recovered
-) | Reproduced
+) | (Reproduced | Workers | Problem)
 Message = ToChild | ToParent
 
 _TYPES: dict[str, type[Message]] = {
@@ -175,8 +192,11 @@ _TYPES: dict[str, type[Message]] = {
     "note": Note,
     "recovered": Recovered,
     "reproduced": Reproduced,
+    "workers": Workers,
+    "problem": Problem,
 }
 _NAMES = {kind: name for name, kind in _TYPES.items()}
+_LISTS: dict[type[Message], str] = {Recovered: "items", Workers: "workers"}
 
 
 # ---- the one encoder and decoder ---------------------------------------------------------------
@@ -196,8 +216,8 @@ def encode(message: Message) -> str:
             if preview is not None:
                 rgb = base64.b64encode(preview.rgb).decode("ascii")
                 fields["preview"] = {"width": preview.width, "height": preview.height, "rgb": rgb}
-        case Recovered(items):
-            fields = {"items": [dataclasses.asdict(item) for item in items]}
+        case Recovered(items) | Workers(items):
+            fields = {_LISTS[type(message)]: [dataclasses.asdict(item) for item in items]}
         case _:
             fields = dataclasses.asdict(message)
     return json.dumps({"v": VERSION, "type": _NAMES[type(message)], **fields})
@@ -267,6 +287,10 @@ def _decode(kind: type[Message], f: _Fields) -> Message:
         )
     if kind is Recovered:
         return Recovered(tuple(RecoveredJob(**item) for item in f.get("items", list)))
+    if kind is Workers:
+        return Workers(tuple(_worker(item) for item in f.get("workers", list)))
+    if kind is Problem:
+        return Problem(f.get("text", str))
     return Reproduced(f.get("token", str), f.optional("report", dict), f.optional("error", str))
 
 
@@ -304,6 +328,14 @@ class _Fields:
 
     def job(self) -> Job:
         return job_from_wire(self.get("job", dict))
+
+
+def _worker(data: Any) -> WorkerStatus:
+    if not isinstance(data, dict):
+        raise ProtocolError(f"worker protocol: a worker should be an object, not {data!r}")
+    fields = _Fields("workers", data)
+    job_id = fields.optional("job_id", int)
+    return WorkerStatus(fields.get("node", str), fields.get("device", str), job_id)
 
 
 def _preview(data: dict[str, Any]) -> Preview:
