@@ -14,12 +14,17 @@ from types import ModuleType
 BLOCKED = ("PySide6", "shiboken6")
 
 
-class _QtBlocker(importlib.abc.MetaPathFinder):
+class ModuleBlocker(importlib.abc.MetaPathFinder):
+    """Makes the packages `names` (and their modules) unimportable, saying `why`."""
+
+    def __init__(self, names: tuple[str, ...] = BLOCKED, why: str = "the core must run without Qt"):
+        self.names, self.why = names, why
+
     def find_spec(
         self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if name.partition(".")[0] in BLOCKED:
-            raise ModuleNotFoundError(f"{name}: blocked, the core must run without Qt", name=name)
+        if name.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"{name}: blocked, {self.why}", name=name)
         return None
 
 
@@ -27,4 +32,4 @@ def block_qt() -> None:
     loaded = [name for name in sys.modules if name.partition(".")[0] in BLOCKED]
     if loaded:
         raise RuntimeError(f"Qt is loaded already ({', '.join(loaded)}): block it earlier")
-    sys.meta_path.insert(0, _QtBlocker())
+    sys.meta_path.insert(0, ModuleBlocker())

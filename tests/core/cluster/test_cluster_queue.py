@@ -4,6 +4,7 @@ node is lost, and a node without a model is skipped for it."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -20,12 +21,12 @@ from core.library import Library
 from core.models.demo import demo_model_path
 from core.provenance import ProvenanceRecord
 from core.queue.jobs import Job, NewJob
-from core.queue.worker import Worker, WorkerEvents
+from core.queue.worker import Worker, WorkerEvents, WorkerStatus
 from core.request import GenerationRequest
 from core.training.spec import TrainingSpec
-from tests.core.cluster.conftest import RayTestCluster
+from tests.ray_test_cluster import RayTestCluster
 
-ray = pytest.importorskip("ray")  # the conftest made Ray take the loopback address first
+ray = pytest.importorskip("ray")  # tests/conftest.py made Ray take the loopback address first
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -76,8 +77,19 @@ def test_jobs_run_on_both_nodes_bit_identical_to_a_local_run(
     try:
         _jobs(remote, tmp_path / "remote-out", 6)
         _jobs(local, tmp_path / "local-out", 6)
-        stats = _head(remote).run(until_empty=True)
+        told: list[list[WorkerStatus]] = []
+        stats = _head(remote, WorkerEvents(workers=told.append)).run(until_empty=True)
         assert stats.done == 6 and len(stats.by_node) == 2  # both nodes ran jobs
+        # the window's Workers list: both actors, each on its own node, each with a job at
+        # some point, every job of the queue among them, and none left when the head ended
+        nodes = {w.node for w in told[0]} | {w.node for seen in told for w in seen}
+        assert len(nodes) == 2 and all(" (node " in node for node in nodes)
+        assert {w.device for seen in told for w in seen} == {"cpu"}
+        busy = {w.node for seen in told for w in seen if w.job_id is not None}
+        assert busy == nodes
+        ran = {w.job_id for seen in told for w in seen} - {None}
+        assert ran == {j.id for j in remote.jobs.list(limit=100)}
+        assert told[-1] == [] and all(a != b for a, b in itertools.pairwise(told))
         for info in stats.workers:  # Ray's OMP_NUM_THREADS=1 replaced; the malloc tuning kept
             assert info.threads == 1 and info.env["OMP_NUM_THREADS"] == "1"
             if malloc.applies():

@@ -308,6 +308,6 @@ def test_lines_the_window_cannot_read_are_reported_and_the_child_keeps_working(
     finally:
         process.stop(wait=True, timeout=60)
     err = capfd.readouterr().err
-    told = "worker events skipped: worker protocol version 99, expected 2: the window and its"
+    told = "worker events skipped: worker protocol version 99, expected 3: the window and its"
     assert err.count(told) == 1, err  # once for the child, not once a line
     assert "worker event not understood: worker protocol: not a JSON line: 'a line of" in err

@@ -14,6 +14,7 @@ from core.library import Library
 from core.queue.jobs import Job, JobRepository, NewJob
 from core.queue.process import protocol
 from core.queue.recovery import Recovered as RecoveredJob
+from core.queue.worker import WorkerStatus
 from core.request import GenerationRequest, LoraRef
 from core.training.spec import TrainingSpec
 
@@ -71,6 +72,14 @@ def _messages(job: Job) -> list[protocol.Message]:
         protocol.Recovered((RecoveredJob(4, True, "its worker stopped"),)),
         protocol.Reproduced("a1b2c3d4", report={"output_id": 12, "status": "exact"}),
         protocol.Reproduced("a1b2c3d4", error="no output 12 in this library"),
+        protocol.Workers(
+            (
+                WorkerStatus("gpu-box (node 5f2a9c01)", "cuda", job.id),
+                WorkerStatus("laptop (node 0b7e4d12)", "cpu", None),
+            )
+        ),
+        protocol.Workers(()),
+        protocol.Problem("Run on cluster: could not reach 10.0.0.5:6379; jobs run on this machine"),
     ]
 
 
@@ -105,25 +114,32 @@ def test_a_job_on_the_wire_keeps_every_field(job: Job) -> None:
     ("line", "says"),
     [
         ("stop\n", "not a JSON line: 'stop'"),
-        ('{"v": 2, "type": "step", "job_id": 1\n', "not a JSON line"),
+        ('{"v": 3, "type": "step", "job_id": 1\n', "not a JSON line"),
         ("[1, 2]", "not a JSON object"),
-        ('{"v": 2, "type": "explode"}', "unknown message type 'explode' (known: stop, wake"),
-        ('{"v": 2}', "unknown message type None"),
+        ('{"v": 3, "type": "explode"}', "unknown message type 'explode' (known: stop, wake"),
+        ('{"v": 3}', "unknown message type None"),
         (
-            '{"v": 2, "type": "reproduce", "token": "ab"}',
+            '{"v": 3, "type": "reproduce", "token": "ab"}',
             "a 'reproduce' message without 'output_id'",
         ),
         (
-            '{"v": 2, "type": "reproduce", "token": "ab", "output_id": "12"}',
+            '{"v": 3, "type": "reproduce", "token": "ab", "output_id": "12"}',
             "'reproduce' field 'output_id' should be int, not str",
         ),
-        ('{"v": 2, "type": "started", "job": {"id": 1}}', "a job with missing fields"),
+        ('{"v": 3, "type": "started", "job": {"id": 1}}', "a job with missing fields"),
         (
-            '{"v": 2, "type": "done", "job": JOB, "outputs": [{"path": "x.png"}]}',
+            '{"v": 3, "type": "done", "job": JOB, "outputs": [{"path": "x.png"}]}',
             "bad 'done' message",
         ),
         (
-            '{"v": 2, "type": "step", "job_id": 1, "call": 0, "calls": 1, "step": 0, "steps": 2, '
+            '{"v": 3, "type": "workers", "workers": [{"node": "a", "device": "cpu", '
+            '"job_id": "7"}]}',
+            "'workers' field 'job_id' should be int, not str",
+        ),
+        ('{"v": 3, "type": "workers", "workers": ["a"]}', "a worker should be an object"),
+        ('{"v": 3, "type": "problem"}', "a 'problem' message without 'text'"),
+        (
+            '{"v": 3, "type": "step", "job_id": 1, "call": 0, "calls": 1, "step": 0, "steps": 2, '
             '"phase": "base", "preview": {"width": 4, "height": 4, "rgb": "AAAA"}}',
             "a 4x4 preview of 3 bytes, expected 48",
         ),
@@ -140,15 +156,15 @@ def test_a_line_that_cannot_be_read_says_why(job: Job, line: str, says: str) -> 
 def test_a_job_with_a_field_of_the_wrong_type_names_the_field(job: Job) -> None:
     wire: dict[str, Any] = protocol.job_to_wire(job)
     wire["attempts"] = True
-    line = json.dumps({"v": 2, "type": "cancelled", "job": wire})
+    line = json.dumps({"v": 3, "type": "cancelled", "job": wire})
     with pytest.raises(protocol.ProtocolError, match="job's 'attempts' should be int, not bool"):
         protocol.decode(line)
     wire["attempts"], wire["work"]["steps"] = 1, "many"
     with pytest.raises(protocol.ProtocolError, match=r"bad 'cancelled' message: .*steps"):
-        protocol.decode(json.dumps({"v": 2, "type": "cancelled", "job": wire}))
+        protocol.decode(json.dumps({"v": 3, "type": "cancelled", "job": wire}))
 
 
-@pytest.mark.parametrize("version", [protocol.VERSION + 1, 1, None, "2"])
+@pytest.mark.parametrize("version", [protocol.VERSION + 1, 2, 1, None, "3"])
 def test_a_line_of_another_version_is_a_version_mismatch(version: object) -> None:
     line = json.dumps({"v": version, "type": "wake"})
     with pytest.raises(protocol.VersionMismatch, match="different versions of Atelier") as caught:

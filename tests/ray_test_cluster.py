@@ -1,4 +1,6 @@
-"""One real Ray cluster for the module's tests: a head node and a second node, on loopback.
+"""One real Ray cluster for the tests (tests/core/cluster, and the window's "Run on cluster" in
+tests/desktop): a head node and a second node, on loopback; the `ray_cluster` fixture, shared
+through tests/conftest.py so that one test session starts one cluster.
 
 Both nodes run on this machine with one CPU each. `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` (set
 before Ray is imported) makes Ray take 127.0.0.1 as every node's address, so no traffic leaves
@@ -8,7 +10,6 @@ the machine; the nodes are given it too. Only the processes this fixture started
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before `import ray`
+# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is set by tests/conftest.py, before anything imports Ray
 
 LOOPBACK = "127.0.0.1"
 
