@@ -11,11 +11,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import socket
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from core.errors import BadInput
+from core.errors import AtelierError, BadInput
 
 INSTALL_HINT = "pip install 'atelier[ray]'"
 CONTROL = "control"  # the actors' concurrency group for progress and cancel
@@ -50,8 +51,25 @@ def connect(address: str | None) -> ModuleType:
     ray = require_ray()
     if not ray.is_initialized():
         where = None if address == "local" else (address or "auto")
+        if where not in (None, "auto"):
+            _check_reachable(where)
         ray.init(address=where, log_to_driver=False, configure_logging=False)
     return ray
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """AtelierError now when nothing answers at a `HOST:PORT` address: Ray itself waits for
+    minutes there before it gives up."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # a ray:// client address, or one Ray reads its own way
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise AtelierError(
+            f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); is its head "
+            "running (`ray start --head`) and the address right?"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ the window reads no database for the events, and lines it cannot read leave the 
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import sys
 import threading
@@ -21,7 +22,7 @@ from core.formats.png import read_atelier_record
 from core.library import Library
 from core.queue.jobs import JobRepository, NewJob
 from core.queue.process.parent import WorkerProcess
-from core.queue.worker import WorkerEvents
+from core.queue.worker import WorkerEvents, WorkerStatus
 from core.request import GenerationRequest
 
 pytestmark = pytest.mark.slow
@@ -118,6 +119,34 @@ def test_jobs_run_in_the_child_and_their_events_reach_the_parent(
     assert steps, "no step progress crossed"
     assert all(args[1].preview is not None and args[1].preview.size[0] > 0 for args in steps)
     assert {args[1].steps for args in steps} == {2}
+
+
+def test_a_child_told_a_cluster_it_cannot_reach_says_so_and_runs_the_jobs_itself(
+    library: Library, heard: Heard
+) -> None:
+    """`--ray ADDRESS` with nothing at ADDRESS: a `Problem` the window shows at once (Ray alone
+    would wait minutes), and the local worker, telling itself as one worker, runs the job."""
+    pytest.importorskip("ray")
+    added = JobRepository(library.db.session_factory).add(NewJob(_request()))
+    problems: list[str] = []
+    told: list[list[WorkerStatus]] = []
+    events = heard.worker_events()
+    events.workers = told.append
+    process = WorkerProcess(
+        library, events, poll_s=0.05, heartbeat_s=0.1, problem=problems.append, ray="127.0.0.1:1"
+    )
+    assert process._command()[-2:] == ["--ray", "127.0.0.1:1"]
+    process.start()
+    try:
+        wait_for(lambda: bool(heard.of("done")), timeout=120)
+    finally:
+        process.stop(wait=True, timeout=60)
+    (problem,) = problems
+    assert problem.startswith("Run on cluster: cannot reach the Ray cluster at 127.0.0.1:1")
+    assert problem.endswith("jobs run on this machine")
+    assert heard.of("done")[0][0].id == added.id
+    assert [w.job_id for w in told[1]] == [added.id] and len(told[1]) == 1
+    assert told[0] == [WorkerStatus(platform.node(), "auto", None)]  # before its first job
 
 
 def test_a_killed_worker_is_started_again_and_its_job_finishes(
