@@ -88,22 +88,24 @@ def as_one_worker(events: WorkerEvents) -> WorkerEvents:
         if tell is not None:
             tell([WorkerStatus(node, device, job.id if job is not None else None)])
 
-    def then(callback: Callable[..., None] | None, job_at: int | None) -> Callable[..., None]:
-        def call(*args: object) -> None:
+    def then(callback: Callable[..., None] | None, starts: bool) -> Callable[..., None]:
+        """`callback`, then the worker told: running the job it got (`starts`), or idle."""
+
+        def call(job: Job, *args: object) -> None:
             if callback is not None:
-                callback(*args)
-            running(args[0] if job_at == 0 else None)  # type: ignore[arg-type]
+                callback(job, *args)
+            running(job if starts else None)
 
         return call
 
     running(None)
     return dataclasses.replace(
         events,
-        job_started=then(events.job_started, 0),
-        job_done=then(events.job_done, None),
-        job_failed=then(events.job_failed, None),
-        job_cancelled=then(events.job_cancelled, None),
-        job_paused=then(events.job_paused, None),
+        job_started=then(events.job_started, True),
+        job_done=then(events.job_done, False),
+        job_failed=then(events.job_failed, False),
+        job_cancelled=then(events.job_cancelled, False),
+        job_paused=then(events.job_paused, False),
     )
 
 
