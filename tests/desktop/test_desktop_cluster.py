@@ -133,3 +133,23 @@ def test_run_on_cluster_runs_the_queue_on_both_nodes_and_lists_each_worker(
     qtbot.waitUntil(
         lambda: [r[2] for r in window.queue.workers.rows()] == ["idle", "idle"], timeout=10_000
     )
+
+
+def test_turning_the_setting_on_starts_a_cluster_worker_that_says_why_it_cannot(
+    running_window: MainWindow, qtbot
+) -> None:
+    """A new worker process at once; nothing answers at the address, so the status bar says so
+    and the jobs run on this machine."""
+    if ray_missing():
+        pytest.skip("Ray is not installed")
+    window = running_window
+    before = window.session._worker
+    with qtbot.waitSignal(window.session.bridge.workerProblem, timeout=60_000) as problem:
+        window.apply_preferences(Preferences(cluster=True, cluster_address="127.0.0.1:1"))
+    assert window.session._worker is not before and window.session.on_cluster
+    assert problem.args[0].startswith("Run on cluster: cannot reach the Ray cluster at 127.0.0.1:1")
+    assert "cannot reach the Ray cluster" in window.statusBar().currentMessage()
+    fill_demo(window)
+    with qtbot.waitSignal(window.session.bridge.jobDone, timeout=120_000):
+        (job,) = window.generate.queue_jobs(1)
+    assert window.session.jobs.get(job.id).status == "done"
