@@ -157,14 +157,30 @@ class Generator:
                 raise ModelError(f"{field}: {exc}") from exc
         return self.models.resolve(source, ref)
 
+    def _resolve_kept(
+        self, ref: str, field: str, models: dict[tuple[str, str], ResolvedModel] | None
+    ) -> ResolvedModel:
+        if models is None:
+            return self.resolve_model(ref, field)
+        if (ref, field) not in models:
+            models[ref, field] = self.resolve_model(ref, field)
+        return models[ref, field]
+
     # ---- the two steps -----------------------------------------------------------------
-    def prepare(self, request: GenerationRequest) -> PreparedRequest:
-        """Check and resolve everything; raises BadInput/ModelError before any work is done."""
+    def prepare(
+        self, request: GenerationRequest, models: dict[tuple[str, str], ResolvedModel] | None = None
+    ) -> PreparedRequest:
+        """Check and resolve everything; raises BadInput/ModelError before any work is done.
+
+        `models`: models already resolved for jobs prepared together (a cluster head's claim
+        of several), by (reference, field); each is looked up once for all of them."""
         request.validate()
         request = with_adapter_files(self.library, request)  # --lora NAME, --embedding NAME
-        model = self.resolve_model(request.model)
+        model = self._resolve_kept(request.model, "model", models)
         check_task(model, request.task)
-        refiner = self.resolve_model(request.refiner, "refiner") if request.refiner else None
+        refiner = None
+        if request.refiner:
+            refiner = self._resolve_kept(request.refiner, "refiner", models)
         inputs = {
             name: load_input(self.library, name, ref)
             for name in ("init_image", "mask", "depth_map")

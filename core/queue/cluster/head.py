@@ -30,6 +30,7 @@ from core.errors import AtelierError, Cancelled
 from core.generation import Finished, GeneratedOutput, Generator, PreparedRequest
 from core.library.entities import JobClaim
 from core.library.store import clean_temporaries
+from core.models.resolve import ResolvedModel
 from core.queue.cluster.actor import MissingModel, RemoteJob, RemoteResult, WorkerInfo
 from core.queue.cluster.pool import CONTROL, ActorFactory, Slot, slots
 from core.queue.jobs import MAX_ATTEMPTS, Job
@@ -238,25 +239,31 @@ class ClusterHead:
         while self._held and self._place(self._held[0]):
             self._held.popleft()
             moved = True
-        while not self._held and self._room():
-            job = self.jobs.claim_next(self.name, kinds=("generate",))  # training runs here
-            self._drained = job is None
-            if job is None:
+        models: dict[tuple[str, str], ResolvedModel] = {}  # resolved once for this claim
+        while not self._held and (room := self._room()):
+            # one statement claims as many as there is room for; training runs here
+            jobs = self.jobs.claim_many(self.name, room, kinds=("generate",))
+            self._drained = not jobs
+            if not jobs:
                 break
             moved = True
-            self.stats.job_ids.append(job.id)
-            flight = self._prepare(job)
-            if flight is not None and not self._place(flight):
-                self._held.append(flight)
+            for job in jobs:
+                self.stats.job_ids.append(job.id)
+                flight = self._prepare(job, models)
+                if flight is not None and (self._held or not self._place(flight)):
+                    self._held.append(flight)
         return moved
 
-    def _room(self) -> bool:
-        return any(a.info is not None and len(a.jobs) < self.in_flight for a in self.actors)
+    def _room(self) -> int:
+        """How many more jobs the ready actors can take."""
+        return sum(max(0, self.in_flight - len(a.jobs)) for a in self.actors if a.info is not None)
 
-    def _prepare(self, job: Job) -> _Flight | None:
+    def _prepare(
+        self, job: Job, models: dict[tuple[str, str], ResolvedModel] | None = None
+    ) -> _Flight | None:
         """Check and resolve the job here; a bad one fails now, before any actor sees it."""
         try:
-            prepared = self.generator.prepare(job.request)
+            prepared = self.generator.prepare(job.request, models)
         except Exception as exc:
             self._fail(job, exc)
             return None
