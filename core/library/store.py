@@ -71,8 +71,7 @@ class ContentStore:
             sha = hashlib.sha256(data).hexdigest()
             target = self.path_for(sha, ext)
             stored.append(StoredFile(sha, target, len(data)))
-            if target not in staged and not target.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
+            if target not in staged and not target.is_file():  # its folder is made then
                 staged[target] = StagedFile(self._temp_name(target.parent), target, data)
         write_durably(list(staged.values()))
         return stored
