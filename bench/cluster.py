@@ -203,7 +203,8 @@ def _head_rate(quick: bool) -> Case:
             _queue(library, jobs, 1)
             stamps: list[float] = []
             head = ClusterHead(
-                library, ray, _done_times(stamps), factory=ActorFactory(StandInActor), poll_s=0.05
+                library, ray, _done_times(stamps), factory=ActorFactory(StandInActor), poll_s=0.05,
+                in_flight=int(os.environ.get("HEAD_IN_FLIGHT", "2")),
             )
             stats = head.run(True)
             outputs = library.runs.count_outputs()

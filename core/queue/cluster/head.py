@@ -328,6 +328,8 @@ class ClusterHead:
                 continue
             getattr(self, f"_on_{kind}")(actor, what, value)
         if finished:
+            if not self._stop:
+                self._fill()  # the actors start their next jobs while these are written
             self._record(finished)
 
     def _on_ready(self, actor: _Actor, what: None, info: WorkerInfo) -> None:
