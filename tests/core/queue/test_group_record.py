@@ -34,7 +34,10 @@ def test_a_group_with_one_lost_claim_commits_the_others_and_leaves_nothing_of_it
     out = tmp_path / "out"
     library.jobs.add_many([NewJob(_request(s), out_dir=str(out), stem=f"s{s}") for s in (1, 2, 3)])
     first, second, third = library.jobs.claim_many(HEAD, 3, kinds=("generate",))
-    group = [_finished(generator, job.id, s, out, f"s{s}") for job, s in ((first, 1), (second, 2), (third, 3))]  # fmt: skip
+    group = [
+        _finished(generator, job.id, seed, out, f"s{seed}")
+        for job, seed in ((first, 1), (second, 2), (third, 3))
+    ]
     # meanwhile the second was given up on, queued again and claimed afresh: its result is late
     assert library.jobs.recover(second.id, HEAD, give_up=False, reason="lost")
     [again] = library.jobs.claim_many(HEAD, 3, kinds=("generate",))
@@ -59,7 +62,9 @@ def test_two_results_of_one_name_in_a_group_both_stay(
     out = tmp_path / "out"
     library.jobs.add_many([NewJob(_request(s), out_dir=str(out), stem="same") for s in (4, 5)])
     jobs = library.jobs.claim_many(HEAD, 2, kinds=("generate",))
-    group = [_finished(generator, job.id, s, out, "same") for job, s in zip(jobs, (4, 5))]
+    group = [
+        _finished(generator, job.id, s, out, "same") for job, s in zip(jobs, (4, 5), strict=True)
+    ]
 
     [[a], [b]] = generator.record_many(group)  # type: ignore[misc]
 
