@@ -4,8 +4,12 @@ is checked on its own, so a late one is discarded with its files while the other
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from core.errors import BadInput
 from core.formats.png import read_atelier_record
 from core.generation import Finished, Generator, run_prepared
 from core.library import Library
@@ -87,3 +91,24 @@ def test_claim_many_takes_jobs_in_queue_order_and_none_while_paused(library: Lib
         j.id for j in added[3:]
     ]
     assert library.jobs.claim_many(HEAD, 3, kinds=("train",)) == []
+
+
+def test_a_group_that_fails_records_none_of_it_and_leaves_no_file(
+    library: Library, generator: Generator, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    library.jobs.add_many([NewJob(_request(s), out_dir=str(out), stem=f"s{s}") for s in (6, 7)])
+    good_job, bad_job = library.jobs.claim_many(HEAD, 2, kinds=("generate",))
+    good = _finished(generator, good_job.id, 6, out, "s6")
+    bad = replace(_finished(generator, bad_job.id, 7, out, "s7"), parents=(9999,))
+
+    with pytest.raises(BadInput, match="9999"):
+        generator.record_many([good, bad])
+    assert library.runs.count_outputs() == 0 and list(out.iterdir()) == []
+
+    # what the cluster head does then: each alone, so only the bad one fails
+    [[output]] = generator.record_many([good])  # type: ignore[misc]
+    assert Path(output.path) == out / "s6.png"
+    with pytest.raises(BadInput):
+        generator.record_many([bad])
+    assert sorted(p.name for p in out.iterdir()) == ["s6.png"]
