@@ -128,7 +128,10 @@ start does once), so they open an existing library, as a worker or a window usua
   process. Jobs per second of demo:sd 64x64 jobs through 2 actors against the local worker
   on the same jobs (baseline); Ray's round trip per job to an actor with no engine (median);
   and what one head records per second when stand-in actors return a precomputed 64x64 image
-  at once (goal >= 500/s; `details.gpus_fed_at_4_images_per_s`).
+  at once, 16 jobs in flight on each (goal >= 500/s; `details.gpus_fed_at_4_images_per_s`;
+  `details.images_per_s_at_2_in_flight` as first measured; `details.head_thread_cpu_ms_per_image`,
+  the head's own thread's CPU per image). The stand-ins, Ray and the head share this machine's
+  two cores, so the figure moves with the machine's load.
 """
 
 

@@ -8,7 +8,7 @@ name and rename it into place; then commit the run and its outputs in one transa
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +26,8 @@ from core.engine.runner import (
 from core.engine.schedulers import check_scheduler
 from core.errors import BadInput, ClaimLost, ModelError
 from core.inputs import LoadedInput, load_input
-from core.library.entities import JobClaim, NewAsset, NewOutput
+from core.library.entities import JobClaim, NewAsset, NewOutput, NewRun
+from core.library.store import StoredFile
 from core.models.resolve import ResolvedModel
 from core.models.variants import with_adapter_files
 from core.provenance import InputRecord, ProvenanceRecord, build_record, image_record
@@ -70,6 +71,55 @@ class PreparedRequest:
     inputs: dict[str, LoadedInput]
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A run that has finished, to record (`Generator.record_many`); fields as `record` takes."""
+
+    prepared: PreparedRequest
+    result: EngineResult
+    project: str = "default"
+    out_dir: Path | None = None
+    job_id: int | None = None
+    stem: str | None = None
+    parents: tuple[int, ...] = ()
+    environment: dict[str, Any] | None = None
+    claim: JobClaim | None = None
+
+
+@dataclass(frozen=True)
+class _Png:
+    """One image's PNG, encoded, and what its output row needs besides where it was put."""
+
+    data: bytes
+    out_dir: Path | None
+    name: str  # in out_dir, before .png (and before -1, -2... where the name is taken)
+    generated: GeneratedImage
+    width: int
+    height: int
+    pixel_sha256: str
+    record_json: str
+    parent_ids: tuple[int, ...]
+
+    def output(self, stored: StoredFile, path: Path | None, store_root: Path) -> NewOutput:
+        return NewOutput(
+            asset=NewAsset(
+                sha256=stored.sha256,
+                relpath=str(stored.path.relative_to(store_root)),
+                size=stored.size,
+                format="png",
+                role="output",
+                width=self.width,
+                height=self.height,
+            ),
+            path=str(path if path is not None else stored.path),
+            image_index=self.generated.index,
+            seed=self.generated.seed,
+            pixel_sha256=self.pixel_sha256,
+            record_json=self.record_json,
+            parent_ids=self.parent_ids,
+        )
+
+
 class Generator:
     """Runs requests against one library. One per worker; `engine` holds the loaded models."""
 
@@ -107,14 +157,30 @@ class Generator:
                 raise ModelError(f"{field}: {exc}") from exc
         return self.models.resolve(source, ref)
 
+    def _resolve_kept(
+        self, ref: str, field: str, models: dict[tuple[str, str], ResolvedModel] | None
+    ) -> ResolvedModel:
+        if models is None:
+            return self.resolve_model(ref, field)
+        if (ref, field) not in models:
+            models[ref, field] = self.resolve_model(ref, field)
+        return models[ref, field]
+
     # ---- the two steps -----------------------------------------------------------------
-    def prepare(self, request: GenerationRequest) -> PreparedRequest:
-        """Check and resolve everything; raises BadInput/ModelError before any work is done."""
+    def prepare(
+        self, request: GenerationRequest, models: dict[tuple[str, str], ResolvedModel] | None = None
+    ) -> PreparedRequest:
+        """Check and resolve everything; raises BadInput/ModelError before any work is done.
+
+        `models`: models already resolved for jobs prepared together (a cluster head's claim
+        of several), by (reference, field); each is looked up once for all of them."""
         request.validate()
         request = with_adapter_files(self.library, request)  # --lora NAME, --embedding NAME
-        model = self.resolve_model(request.model)
+        model = self._resolve_kept(request.model, "model", models)
         check_task(model, request.task)
-        refiner = self.resolve_model(request.refiner, "refiner") if request.refiner else None
+        refiner = None
+        if request.refiner:
+            refiner = self._resolve_kept(request.refiner, "refiner", models)
         inputs = {
             name: load_input(self.library, name, ref)
             for name in ("init_image", "mask", "depth_map")
@@ -172,42 +238,101 @@ class Generator:
         only while the job is still running under that claim, else `ClaimLost` is raised and
         the files written for it here are removed again (nothing of a late result stays).
         """
+        finished = Finished(
+            prepared, result, project, out_dir, job_id, stem, parents, environment, claim
+        )
+        [outputs] = self.record_many([finished])
+        if outputs is None:
+            assert job_id is not None
+            raise ClaimLost(job_id)
+        return outputs
+
+    def record_many(self, group: Sequence[Finished]) -> list[list[GeneratedOutput] | None]:
+        """Record several finished runs as `record` does each, with one wait for all their
+        files' fsyncs and one transaction (a cluster head's group commit). A run whose claim
+        was lost gets None: nothing of it is committed and its `out_dir` files are removed
+        again. Any other failure commits none of them and leaves no `out_dir` file of theirs."""
+        encoded = [self._encode(item) for item in group]
+        pngs = [png for _, in_run in encoded for png in in_run]
+        stored = iter(self.library.store.put_many([png.data for png in pngs], "png"))
+        placed = iter(
+            _write_outputs(
+                [(png.out_dir, png.name, png.data) for png in pngs if png.out_dir is not None],
+                self.library.runs.path_recorded,
+            )
+        )
+        root = self.library.store.root
+        runs: list[NewRun] = []
+        for item, (record, in_run) in zip(group, encoded, strict=True):
+            outputs = tuple(
+                png.output(next(stored), next(placed) if png.out_dir else None, root)
+                for png in in_run
+            )
+            request = item.prepared.request
+            runs.append(
+                NewRun(
+                    self._project_id(item.project), item.job_id, request.canonical_json(),
+                    request.hash(), canonical_json(record.environment),
+                    canonical_json(item.result.timings), outputs, item.claim,
+                )
+            )  # fmt: skip
+        try:
+            recorded = self.library.runs.record_runs(runs)
+        except BaseException:
+            _remove_outputs(group, runs)
+            raise
+        answers: list[list[GeneratedOutput] | None] = []
+        for item, run, ids in zip(group, runs, recorded, strict=True):
+            if ids is None:  # the store's copies are content-addressed and harmless
+                _remove_outputs([item], [run])
+                answers.append(None)
+                continue
+            run_id, output_ids = ids
+            answers.append(
+                [
+                    GeneratedOutput(oid, run_id, o.path, o.seed, o.pixel_sha256, o.image_index)
+                    for oid, o in zip(output_ids, run.outputs, strict=True)
+                ]
+            )
+        return answers
+
+    def _project_id(self, project: str) -> int:
+        if project not in self._project_ids:  # projects are never renamed or deleted
+            self._project_ids[project] = self.library.projects.get_or_create(project).id
+        return self._project_ids[project]
+
+    def _encode(self, item: Finished) -> tuple[ProvenanceRecord, list[_Png]]:
+        """The run's shared record, and each image's PNG (carrying its own record and an A1111
+        `parameters` text) with the name it gets in `out_dir`."""
+        from core.formats.a1111 import to_infotext
+        from core.formats.png import ATELIER_CHUNK, PARAMETERS_CHUNK, png_bytes
         from core.records import pixel_sha256
 
-        request = prepared.request
-        record = self._provenance(prepared, result, environment)
+        prepared, result = item.prepared, item.result
+        record = self._provenance(prepared, result, item.environment)
         own = [i.parent_output_id for i in prepared.inputs.values() if i.parent_output_id]
-        parent_ids = tuple(dict.fromkeys(p for p in [*own, *parents] if p is not None))
+        parent_ids = tuple(dict.fromkeys(p for p in [*own, *item.parents] if p is not None))
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        new_outputs: list[NewOutput] = []
+        pngs: list[_Png] = []
         for generated in result.images:
             image = record.for_image(image_record(generated, pixel_sha256(generated.image)))
-            name = stem or f"{stamp}-{generated.seed}"
-            if stem and len(result.images) > 1:
-                name = f"{stem}-{generated.index}"
-            new_outputs.append(self._write(image, generated, prepared, out_dir, name, parent_ids))
-        if project not in self._project_ids:
-            self._project_ids[project] = self.library.projects.get_or_create(project).id
-        try:
-            run_id, output_ids = self.library.runs.record_run(
-                project_id=self._project_ids[project],
-                job_id=job_id,
-                request_json=request.canonical_json(),
-                request_hash=request.hash(),
-                environment_json=canonical_json(record.environment),
-                timings_json=canonical_json(result.timings),
-                outputs=new_outputs,
-                claim=claim,
+            assert image.image is not None
+            name = item.stem or f"{stamp}-{generated.seed}"
+            if item.stem and len(result.images) > 1:
+                name = f"{item.stem}-{generated.index}"
+            record_json = image.to_json()
+            infotext = to_infotext(
+                prepared.request, generated.seed, prepared.model.name, prepared.model.fingerprint
             )
-        except ClaimLost:
-            if out_dir is not None:  # the store's copies are content-addressed and harmless
-                for new in new_outputs:
-                    Path(new.path).unlink(missing_ok=True)
-            raise
-        return [
-            GeneratedOutput(oid, run_id, new.path, new.seed, new.pixel_sha256, new.image_index)
-            for oid, new in zip(output_ids, new_outputs, strict=True)
-        ]
+            chunks = {ATELIER_CHUNK: record_json, PARAMETERS_CHUNK: infotext}
+            pngs.append(
+                _Png(
+                    png_bytes(generated.image, chunks), item.out_dir, name, generated,
+                    image.image.width, image.image.height, image.image.pixel_sha256, record_json,
+                    parent_ids,
+                )
+            )  # fmt: skip
+        return record, pngs
 
     def _provenance(
         self,
@@ -231,48 +356,6 @@ class Generator:
             environment,
             hash_folder=lambda path: fingerprint_model(Path(path), self.hashes).sha256,
             hash_file=lambda path: file_sha256(Path(path)),
-        )
-
-    def _write(
-        self,
-        record: ProvenanceRecord,
-        generated: GeneratedImage,
-        prepared: PreparedRequest,
-        out_dir: Path | None,
-        name: str,
-        parent_ids: tuple[int, ...],
-    ) -> NewOutput:
-        """One image's PNG, carrying its record and an A1111 `parameters` text, in the store
-        (and in `out_dir` under `name`); the output row to commit for it."""
-        from core.formats.a1111 import to_infotext
-        from core.formats.png import ATELIER_CHUNK, PARAMETERS_CHUNK, png_bytes
-
-        assert record.image is not None
-        record_json = record.to_json()
-        infotext = to_infotext(
-            prepared.request, generated.seed, prepared.model.name, prepared.model.fingerprint
-        )
-        data = png_bytes(generated.image, {ATELIER_CHUNK: record_json, PARAMETERS_CHUNK: infotext})
-        stored = self.library.store.put_bytes(data, "png")
-        path = stored.path
-        if out_dir is not None:
-            path = _write_output(out_dir, name, data, self.library.runs.path_recorded)
-        return NewOutput(
-            asset=NewAsset(
-                sha256=stored.sha256,
-                relpath=str(stored.path.relative_to(self.library.store.root)),
-                size=stored.size,
-                format="png",
-                role="output",
-                width=record.image.width,
-                height=record.image.height,
-            ),
-            path=str(path),
-            image_index=generated.index,
-            seed=generated.seed,
-            pixel_sha256=record.image.pixel_sha256,
-            record_json=record_json,
-            parent_ids=parent_ids,
         )
 
 
@@ -407,19 +490,40 @@ def _floor8(field: str, value: int) -> int:
     return value - value % 8
 
 
-def _write_output(folder: Path, name: str, data: bytes, recorded: Callable[[str], bool]) -> Path:
-    """Write `name.png` into `folder` atomically.
+def _write_outputs(
+    items: list[tuple[Path, str, bytes]], recorded: Callable[[str], bool]
+) -> list[Path]:
+    """Write each `name.png` into its folder atomically and durably (`write_durably`).
 
     A file already there that no recorded output owns is a leftover of an interrupted run of the
-    same job, and is replaced; a recorded one is never overwritten: -1, -2... is added instead.
+    same job, and is replaced; a recorded one is never overwritten, nor one written earlier in
+    this group: -1, -2... is added instead.
     """
-    from core.formats.png import write_atomic
+    import os
+    import secrets
 
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    n = 0
-    while path.exists() and recorded(str(path)):
-        n += 1
-        path = folder / f"{name}-{n}.png"
-    write_atomic(path, data)
-    return path
+    from core.library.durable import StagedFile, write_durably
+
+    staged: list[StagedFile] = []
+    taken: set[Path] = set()
+    for folder, name, data in items:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        n = 0
+        while path in taken or (path.exists() and recorded(str(path))):
+            n += 1
+            path = folder / f"{name}-{n}.png"
+        taken.add(path)
+        temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        staged.append(StagedFile(temp, path, data))
+    write_durably(staged, sync_folders=True)
+    return [item.target for item in staged]
+
+
+def _remove_outputs(group: Sequence[Finished], runs: Sequence[NewRun]) -> None:
+    """Remove the `out_dir` files written for runs not recorded (the store keeps its copies:
+    they are named by content and harmless)."""
+    for item, run in zip(group, runs, strict=True):
+        if item.out_dir is not None:
+            for new in run.outputs:
+                Path(new.path).unlink(missing_ok=True)

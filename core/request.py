@@ -82,7 +82,9 @@ class GenerationRequest:
 
     # ---- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # what `dataclasses.asdict` gives (every field but the two below is a plain immutable
+        # value), without its deep copy: 0.04 ms a call here, three for every image recorded
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["loras"] = [dataclasses.asdict(lr) for lr in self.loras]
         data["embeddings"] = [dataclasses.asdict(e) for e in self.embeddings]
         return data
@@ -189,6 +191,9 @@ class GenerationRequest:
         for lora in self.loras:
             if lora.weight != lora.weight or abs(lora.weight) > 10:
                 raise BadInput("loras", f"weight {lora.weight} of {lora.path} is outside -10..10")
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(GenerationRequest))
 
 
 def draw_seed() -> int:

@@ -107,6 +107,21 @@ class NewOutput:
 
 
 @dataclass(frozen=True)
+class NewRun:
+    """One finished run about to be recorded with others (`RunRepository.record_runs`)."""
+
+    project_id: int
+    job_id: int | None
+    request_json: str
+    request_hash: str
+    environment_json: str
+    timings_json: str
+    outputs: tuple[NewOutput, ...]
+    claim: JobClaim | None = None
+    finishes_job: bool = True
+
+
+@dataclass(frozen=True)
 class Output:
     id: int
     run_id: int

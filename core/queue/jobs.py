@@ -266,6 +266,16 @@ class JobRepository:
             row = s.connection().execute(statement, {"worker": worker, "now": utc_now()}).first()
             return _job(row, row.project) if row is not None else None
 
+    def claim_many(self, worker: str, limit: int, kinds: tuple[str, ...]) -> builtins.list[Job]:
+        """Atomically take up to `limit` of the first queued jobs of `kinds` (unless the queue
+        is paused), in queue order: one statement for what `claim_next` takes one by one."""
+        with self._sessions.begin() as s:
+            rows = s.connection().execute(
+                _claim_many_of(kinds), {"worker": worker, "now": utc_now(), "limit": limit}
+            )
+            jobs = [_job(row, row.project) for row in rows]
+        return sorted(jobs, key=lambda job: (job.position, job.id))
+
     def heartbeat(self, job_id: int, worker: str, progress: dict[str, Any] | None = None) -> str:
         """Mark the job alive (and keep its last `progress`, when given). Returns what a
         person asked for meanwhile: "cancel", "pause" or "" (nothing)."""
@@ -483,6 +493,28 @@ def _claim_of(kinds: tuple[str, ...]) -> Any:
             .returning(*_JOB_COLUMNS)
         )
     return _CLAIMS[kinds]
+
+
+_CLAIM_MANY: dict[tuple[str, ...], Any] = {}
+
+
+def _claim_many_of(kinds: tuple[str, ...]) -> Any:
+    """The statement claiming the first `limit` queued jobs of `kinds`, built once per tuple."""
+    if kinds not in _CLAIM_MANY:
+        first = (
+            select(_JOBS.c.id)
+            .where(_JOBS.c.status == "queued", _JOBS.c.kind.in_(kinds))
+            .order_by(_JOBS.c.position, _JOBS.c.id)
+            .limit(bindparam("limit"))
+        )
+        _CLAIM_MANY[kinds] = (
+            update(_JOBS)
+            .where(_JOBS.c.id.in_(first.scalar_subquery()))
+            .where(_NOT_PAUSED)
+            .values(**_CLAIMED)
+            .returning(*_JOB_COLUMNS)
+        )
+    return _CLAIM_MANY[kinds]
 
 
 def _job(row: Row[Any], project: str | None) -> Job:

@@ -26,10 +26,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from core.errors import AtelierError, Cancelled, ClaimLost
-from core.generation import GeneratedOutput, Generator, PreparedRequest
+from core.errors import AtelierError, Cancelled
+from core.generation import Finished, GeneratedOutput, Generator, PreparedRequest
 from core.library.entities import JobClaim
 from core.library.store import clean_temporaries
+from core.models.resolve import ResolvedModel
 from core.queue.cluster.actor import MissingModel, RemoteJob, RemoteResult, WorkerInfo
 from core.queue.cluster.pool import CONTROL, ActorFactory, Slot, slots
 from core.queue.jobs import MAX_ATTEMPTS, Job
@@ -240,25 +241,31 @@ class ClusterHead:
         while self._held and self._place(self._held[0]):
             self._held.popleft()
             moved = True
-        while not self._held and self._room():
-            job = self.jobs.claim_next(self.name, kinds=("generate",))  # training runs here
-            self._drained = job is None
-            if job is None:
+        models: dict[tuple[str, str], ResolvedModel] = {}  # resolved once for this claim
+        while not self._held and (room := self._room()):
+            # one statement claims as many as there is room for; training runs here
+            jobs = self.jobs.claim_many(self.name, room, kinds=("generate",))
+            self._drained = not jobs
+            if not jobs:
                 break
             moved = True
-            self.stats.job_ids.append(job.id)
-            flight = self._prepare(job)
-            if flight is not None and not self._place(flight):
-                self._held.append(flight)
+            for job in jobs:
+                self.stats.job_ids.append(job.id)
+                flight = self._prepare(job, models)
+                if flight is not None and (self._held or not self._place(flight)):
+                    self._held.append(flight)
         return moved
 
-    def _room(self) -> bool:
-        return any(a.info is not None and len(a.jobs) < self.in_flight for a in self.actors)
+    def _room(self) -> int:
+        """How many more jobs the ready actors can take."""
+        return sum(max(0, self.in_flight - len(a.jobs)) for a in self.actors if a.info is not None)
 
-    def _prepare(self, job: Job) -> _Flight | None:
+    def _prepare(
+        self, job: Job, models: dict[tuple[str, str], ResolvedModel] | None = None
+    ) -> _Flight | None:
         """Check and resolve the job here; a bad one fails now, before any actor sees it."""
         try:
-            prepared = self.generator.prepare(job.request)
+            prepared = self.generator.prepare(job.request, models)
         except Exception as exc:
             self._fail(job, exc)
             return None
@@ -301,6 +308,7 @@ class ClusterHead:
         if ready:  # then take every other one already done, without waiting
             more, _ = self.ray.wait(list(self._pending), num_returns=len(self._pending), timeout=0)
             ready = list(dict.fromkeys([*ready, *more]))
+        finished: list[tuple[_Actor, _Flight, RemoteResult]] = []
         for ref in ready:
             entry = self._pending.pop(ref, None)
             if entry is None:
@@ -317,7 +325,16 @@ class ClusterHead:
             except self.ray.exceptions.RayError as exc:
                 self._lose(actor, type(exc).__name__)
                 continue
+            if kind == "run" and isinstance(value, RemoteResult):
+                actor.jobs.pop(what.job.id, None)
+                finished.append((actor, what, value))
+                continue
             getattr(self, f"_on_{kind}")(actor, what, value)
+        if finished:
+            self._tell_workers()  # those actors are free now (reported only when it changed)
+            if not self._stop:
+                self._fill()  # the actors start their next jobs while these are written
+            self._record(finished)
 
     def _on_ready(self, actor: _Actor, what: None, info: WorkerInfo) -> None:
         actor.info = info
@@ -332,13 +349,8 @@ class ClusterHead:
             if flight is not None and step is not None:
                 step(flight.job, event)
 
-    def _on_run(self, actor: _Actor, flight: _Flight, value: RemoteResult | MissingModel) -> None:
-        if isinstance(value, MissingModel):
-            self._missing(actor, flight, value)
-            return
-        actor.jobs.pop(flight.job.id, None)
-        self._record(actor, flight, value)
-        self._tell_workers()
+    def _on_run(self, actor: _Actor, flight: _Flight, value: MissingModel) -> None:
+        self._missing(actor, flight, value)
 
     def _on_receive(self, actor: _Actor, fingerprint: str, refused: str | None) -> None:
         waiting = actor.receiving.pop(fingerprint, [])
@@ -375,28 +387,27 @@ class ClusterHead:
             self._packages[model.fingerprint] = self.ray.put(pack_model(model))
         return self._packages[model.fingerprint]
 
-    def _record(self, actor: _Actor, flight: _Flight, remote: RemoteResult) -> None:
-        job = flight.job
-        prepared = PreparedRequest(
-            remote.request, flight.prepared.model, flight.prepared.refiner, flight.prepared.inputs
-        )
+    def _record(self, finished: list[tuple[_Actor, _Flight, RemoteResult]]) -> None:
+        """Record every result that came in at one poll as one group: their files fsync-ed
+        together, one transaction, each job's claim checked on its own (a late result is
+        discarded with its files). Should the group fail, each is recorded alone, so one bad
+        result fails only its own job."""
         try:
-            outputs = self.generator.record(
-                prepared,
-                remote.result,
-                project=job.project,
-                out_dir=Path(job.out_dir) if job.out_dir else None,
-                job_id=job.id,
-                stem=job.stem,
-                environment=remote.environment,
-                claim=flight.claim,
-            )
-        except ClaimLost:
-            self.stats.discarded += 1
-            return
+            answers = self.generator.record_many([_finished(f, r) for _, f, r in finished])
         except Exception as exc:
-            self._fail(job, exc)
+            if len(finished) == 1:
+                self._fail(finished[0][1].job, exc)
+            else:
+                for one in finished:
+                    self._record([one])
             return
+        for (actor, flight, _), outputs in zip(finished, answers, strict=True):
+            if outputs is None:
+                self.stats.discarded += 1
+            else:
+                self._done(actor, flight.job, outputs)
+
+    def _done(self, actor: _Actor, job: Job, outputs: list[GeneratedOutput]) -> None:
         self.stats.done += 1
         self.stats.outputs += len(outputs)
         if actor.info is not None:
@@ -489,6 +500,21 @@ class ClusterHead:
     def _emit(callback: Callable[..., None] | None, *args: object) -> None:
         if callback is not None:
             callback(*args)
+
+
+def _finished(flight: _Flight, remote: RemoteResult) -> Finished:
+    """What `Generator.record_many` takes for one result: the job as prepared here, run there."""
+    job, prepared = flight.job, flight.prepared
+    return Finished(
+        PreparedRequest(remote.request, prepared.model, prepared.refiner, prepared.inputs),
+        remote.result,
+        project=job.project,
+        out_dir=Path(job.out_dir) if job.out_dir else None,
+        job_id=job.id,
+        stem=job.stem,
+        environment=remote.environment,
+        claim=flight.claim,
+    )
 
 
 def _where(actor: _Actor) -> str:
