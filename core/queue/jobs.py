@@ -261,9 +261,10 @@ class JobRepository:
     def claim_next(self, worker: str, kinds: tuple[str, ...] | None = None) -> Job | None:
         """Atomically take the first queued job (unless the queue is paused); with `kinds`, the
         first of those kinds (a cluster head takes only generation jobs)."""
-        statement = _CLAIM if kinds is None else _claim_of(kinds)
+        if kinds is not None:
+            return next(iter(self.claim_many(worker, 1, kinds)), None)
         with self._sessions.begin() as s:
-            row = s.connection().execute(statement, {"worker": worker, "now": utc_now()}).first()
+            row = s.connection().execute(_CLAIM, {"worker": worker, "now": utc_now()}).first()
             return _job(row, row.project) if row is not None else None
 
     def claim_many(self, worker: str, limit: int, kinds: tuple[str, ...]) -> builtins.list[Job]:
@@ -470,29 +471,6 @@ def _project_id(s: Session, name: str) -> int:
         s.flush()
         project_id = row.id
     return int(project_id)
-
-
-_CLAIMS: dict[tuple[str, ...], Any] = {}
-
-
-def _claim_of(kinds: tuple[str, ...]) -> Any:
-    """The claim statement limited to `kinds`, built once per tuple."""
-    if kinds not in _CLAIMS:
-        first = (
-            select(_JOBS.c.id)
-            .where(_JOBS.c.status == "queued", _JOBS.c.kind.in_(kinds))
-            .order_by(_JOBS.c.position, _JOBS.c.id)
-            .limit(1)
-            .scalar_subquery()
-        )
-        _CLAIMS[kinds] = (
-            update(_JOBS)
-            .where(_JOBS.c.id == first)
-            .where(_NOT_PAUSED)
-            .values(**_CLAIMED)
-            .returning(*_JOB_COLUMNS)
-        )
-    return _CLAIMS[kinds]
 
 
 _CLAIM_MANY: dict[tuple[str, ...], Any] = {}

@@ -243,23 +243,14 @@ def class_images_jobs(spec: TrainingSpec, library: Library) -> list[GenerationRe
     queued before the run; none for a run without prior preservation, nor for a prompt whose
     images an earlier run made (same base weights, class prompt, seed, count and size)."""
     from core.generation import Generator
-    from core.training.prior import class_requests, made_before
+    from core.training.prior import made_before
 
     if not spec.class_images:
         return []
     generator = Generator(library)
     prepared = prepare(spec, library, generator)
-    resolved = prepared.spec
-    requests = class_requests(
-        resolved.base,
-        str(resolved.class_prompt),
-        resolved.seed,
-        resolved.class_images,
-        int(resolved.resolution or 0),
-        int(resolved.threads or 1),
-    )
     fingerprint = prepared.model.fingerprint
-    return [r for r in requests if made_before(generator, r, fingerprint) is None]
+    return [r for r in _class_requests(prepared) if made_before(generator, r, fingerprint) is None]
 
 
 # ---- checks ------------------------------------------------------------------------------
@@ -325,12 +316,20 @@ def _failure(exc: RuntimeError, folder: Path) -> AtelierError:
 def _class_images(
     generator: Generator, prepared: Prepared, on_note: Callable[[str], None] | None
 ) -> ClassImages | None:
-    from core.training.prior import class_images, class_requests
+    from core.training.prior import class_images
+
+    if not prepared.spec.class_images:
+        return None
+    requests = _class_requests(prepared)
+    return class_images(generator, requests, prepared.model.fingerprint, on_note)
+
+
+def _class_requests(prepared: Prepared) -> list[GenerationRequest]:
+    """The generations that make a run's class images, from its resolved spec."""
+    from core.training.prior import class_requests
 
     spec = prepared.spec
-    if not spec.class_images:
-        return None
-    requests = class_requests(
+    return class_requests(
         spec.base,
         str(spec.class_prompt),
         spec.seed,
@@ -338,7 +337,6 @@ def _class_images(
         int(spec.resolution or 0),
         int(spec.threads or 1),
     )
-    return class_images(generator, requests, prepared.model.fingerprint, on_note)
 
 
 def _set_up(prepared: Prepared, prior: ClassImages | None) -> tuple[BaseParts, Any, TrainingData]:
