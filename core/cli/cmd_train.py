@@ -120,10 +120,13 @@ def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     with open_library(args) as library:
         if not args.run:
-            job = library.queue.submit_training(spec, project=args.project)
+            *class_jobs, job = library.queue.submit_training(spec, project=args.project)
             if args.json:
                 print(json.dumps(job.to_dict(), indent=2, sort_keys=True))
             else:
+                for made in class_jobs:
+                    print(f"queued job {made.id}: {made.request.batch_count} class images of "
+                          f"{made.request.prompt!r}, before the run")  # fmt: skip
                 print(
                     f"queued job {job.id}: {job.task} {spec.name} on {spec.base}, "
                     f"{spec.steps} steps (`atelier queue run` runs it)"

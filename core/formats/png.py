@@ -63,7 +63,9 @@ def write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _sync_folder(path.parent)
+    from core.library.durable import sync_folder  # lazily: core.library loads SQLAlchemy
+
+    sync_folder(path.parent)
 
 
 def png_bytes(
@@ -95,22 +97,6 @@ def _check_keyword(key: str) -> None:
         raise BadInput(
             repr(key), "a PNG text keyword is 1-79 Latin-1 characters, no NUL, no outer spaces"
         )
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename durable where the OS allows syncing a directory (POSIX)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def read_png_text(path: str | os.PathLike[str]) -> dict[str, str]:

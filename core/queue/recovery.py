@@ -50,6 +50,21 @@ def worker_alive(worker: str | None, heartbeat: datetime | None, now: datetime) 
     return now - heartbeat < STALE_AFTER
 
 
+def recover_and_clean(jobs: JobRepository) -> list[Recovered]:
+    """`recover_jobs`, then the half-written files of every recovered job's output folder go:
+    what a worker (local or a cluster's head) runs before it takes jobs, and now and then."""
+    from pathlib import Path
+
+    from core.library.store import clean_temporaries
+
+    recovered = recover_jobs(jobs)
+    for item in recovered:
+        job = jobs.get(item.job_id)
+        if job is not None and job.out_dir:
+            clean_temporaries(Path(job.out_dir))
+    return recovered
+
+
 def recover_jobs(jobs: JobRepository, max_attempts: int = MAX_ATTEMPTS) -> list[Recovered]:
     """Requeue or fail every running job whose worker is gone."""
     now = datetime.now(timezone.utc)

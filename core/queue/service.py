@@ -53,11 +53,12 @@ class QueueService:
         transaction, in order."""
         return self.jobs.add_many([_ready(new) for new in new_jobs])
 
-    def submit_training(self, spec: TrainingSpec, *, project: str = "default") -> Job:
+    def submit_training(self, spec: TrainingSpec, *, project: str = "default") -> list[Job]:
         """Queue a training run. Checked now: the spec's fields, that no variant and no other
         waiting run has its name, and that its folder holds usable instance images. DreamBooth
-        with prior preservation gets its class images made first, by an ordinary generation
-        job queued just before it (unless an earlier run made them)."""
+        with prior preservation gets its class images made first, by ordinary generation jobs
+        queued just before it (unless an earlier run made them). Returns every job queued:
+        those class-image jobs, then the run (last)."""
         from core.training.dataset import load_instance_images
         from core.training.run import check_name_free
 
@@ -81,7 +82,7 @@ class QueueService:
         # the full size check needs the model's resolution: it runs again when the job starts
         load_instance_images(spec.images, spec.resolution or 8, spec.prompt)
         new.append(NewJob(spec, project=project))
-        return self.jobs.add_many(new)[-1]
+        return self.jobs.add_many(new)
 
     def edit(self, job_id: int, request: GenerationRequest) -> None:
         """Change a queued job's request (checked, its seed fixed, as when it was submitted)."""

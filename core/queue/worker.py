@@ -27,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 from core.engine.runner import StepProgress
 from core.errors import AtelierError, Cancelled
 from core.generation import GeneratedOutput, Generator
-from core.library.store import clean_temporaries
 from core.queue.jobs import Job, JobRepository
-from core.queue.recovery import Recovered, recover_jobs, worker_name
+from core.queue.recovery import Recovered, recover_and_clean, worker_name
 
 if TYPE_CHECKING:
     from core.library import Library
@@ -204,11 +203,7 @@ class Worker:
         return self._stop.is_set()
 
     def recover(self) -> list[Recovered]:
-        recovered = recover_jobs(self.jobs)
-        for item in recovered:
-            job = self.jobs.get(item.job_id)
-            if job is not None and job.out_dir:
-                clean_temporaries(Path(job.out_dir))
+        recovered = recover_and_clean(self.jobs)
         if recovered and self.events.recovered:
             self.events.recovered(recovered)
         return recovered

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 from core.errors import BadInput
 from core.queue.batch import BATCH_TASKS, PROMPT_SOURCES, BatchSpec
 from core.request import GenerationRequest
-from desktop.panels.generate import DEMO_FOR_TASK, INVALID_STYLE
+from desktop.panels.fields import INVALID_STYLE
+from desktop.panels.generate import DEMO_FOR_TASK
 
 NO_PROMPT_SOURCE = "none (the prompt above)"
 

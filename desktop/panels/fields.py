@@ -3,6 +3,7 @@ project combo."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -30,6 +32,24 @@ DEFAULT_PROJECT = "default"
 LORA_FILTER = "LoRA weights (*.safetensors)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
 PathRole = Qt.ItemDataRole.UserRole
+INVALID_STYLE = "border: 2px solid #d9534f;"
+
+
+def mark_invalid(fields: Mapping[str, QWidget], error: QLabel, field: str, message: str) -> None:
+    """Outline the widget of `field` (when the form has one), its message as its tooltip and
+    under the form: how every form shows a BadInput."""
+    widget = fields.get(field)
+    if widget is not None:
+        widget.setStyleSheet(INVALID_STYLE)
+        widget.setToolTip(message)
+    error.setText(message)
+
+
+def clear_marks(fields: Mapping[str, QWidget], error: QLabel) -> None:
+    for widget in fields.values():
+        widget.setStyleSheet("")
+        widget.setToolTip("")
+    error.clear()
 
 
 class FileField(QWidget):

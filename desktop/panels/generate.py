@@ -27,7 +27,9 @@ from desktop.panels.fields import (
     FileField,
     LoraList,
     ProjectCombo,
+    clear_marks,
     dspin_box,
+    mark_invalid,
     spin_box,
 )
 
@@ -48,7 +50,6 @@ TASK_FIELDS: dict[str, tuple[str, ...]] = {
     "refiner": ("text2img", "img2img"),
 }
 
-INVALID_STYLE = "border: 2px solid #d9534f;"
 QUEUE_MANY = 4
 TRAINED_LORA_WEIGHT = 0.8  # a freshly trained LoRA's weight in "Use in Generate"
 # the demo model for each task, picked when an output is sent to that task
@@ -395,18 +396,11 @@ class GeneratePanel(QWidget):
         return request
 
     def mark_invalid(self, field: str, message: str) -> None:
-        widget = self._fields.get(field)
-        if widget is not None:
-            widget.setStyleSheet(INVALID_STYLE)
-            widget.setToolTip(message)
-        self.error.setText(message)
+        mark_invalid(self._fields, self.error, field, message)
         self.message.emit(message)
 
     def _clear_marks(self) -> None:
-        for widget in self._fields.values():
-            widget.setStyleSheet("")
-            widget.setToolTip("")
-        self.error.clear()
+        clear_marks(self._fields, self.error)
 
     def queue_jobs(self, copies: int = 1) -> list[Any]:
         """Check and queue; returns the new jobs ([] when the input is bad)."""

@@ -37,7 +37,7 @@ from core.errors import BadInput
 from core.training.spec import DEFAULT_LR, DEFAULT_TOKEN, METHODS, TrainingSpec
 from desktop.item_models.queue import training_text
 from desktop.loss_curve import LossCurve
-from desktop.panels.fields import FileField, dspin_box, spin_box
+from desktop.panels.fields import FileField, clear_marks, dspin_box, mark_invalid, spin_box
 from desktop.panels.train_images import InstanceImages
 from desktop.thumbnails import ThumbnailCache
 
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     from core.training.loop import TrainingProgress
     from desktop.session import Session
 
-INVALID_STYLE = "border: 2px solid #d9534f;"
 SAMPLE_PX = 96
 FORM_PX = 340
 # the usual recipes (docs/training.md): steps, batch size, text encoder trained
@@ -70,7 +69,7 @@ TRAINABLE_KINDS = ("sd1", "sd2")
 
 
 class TrainPanel(QWidget):
-    queued = Signal(list)  # the new jobs (a DreamBooth run's class-image job id too)
+    queued = Signal(list)  # the new jobs (a DreamBooth run's class-image jobs too)
     message = Signal(str)
     trained = Signal(str)  # a run finished: the new variant's name
     # the generate panel takes the result: name, kind ("lora", "embedding" or a model's),
@@ -310,7 +309,7 @@ class TrainPanel(QWidget):
         self._clear_marks()
         try:
             spec = self.spec()
-            job = self.session.library.queue.submit_training(spec, project=self.project())
+            jobs = self.session.library.queue.submit_training(spec, project=self.project())
         except BadInput as exc:
             self.mark_invalid(exc.field, str(exc))
             return None
@@ -319,26 +318,18 @@ class TrainPanel(QWidget):
             self.message.emit(f"could not queue: {exc}")
             return None
         self.session.wake_worker()
-        # a DreamBooth run with prior preservation may have its class images queued just
-        # before it (ids are consecutive); reading a job that is not one changes nothing
-        self.queued.emit([job.id - 1, job] if spec.class_images else [job])
+        job = jobs[-1]  # after the class-image jobs of a DreamBooth run, if it needs any
+        self.queued.emit(jobs)
         self.watch(job.id)
         self.message.emit(f"queued job {job.id}: {job.task} {spec.name} on {spec.base}")
         return job
 
     def mark_invalid(self, field: str, message: str) -> None:
-        widget = self.fields.get(field)
-        if widget is not None:
-            widget.setStyleSheet(INVALID_STYLE)
-            widget.setToolTip(message)
-        self.error.setText(message)
+        mark_invalid(self.fields, self.error, field, message)
         self.message.emit(message)
 
     def _clear_marks(self) -> None:
-        for widget in self.fields.values():
-            widget.setStyleSheet("")
-            widget.setToolTip("")
-        self.error.clear()
+        clear_marks(self.fields, self.error)
 
     # ---- watching a run ------------------------------------------------------------------
     def watch(self, job_id: int) -> None:

@@ -17,7 +17,7 @@ from core.request import GenerationRequest, LoraRef
 from core.training.loop import TrainingProgress
 from core.training.spec import TrainingSpec
 from desktop.main_window import MainWindow
-from desktop.panels.train import INVALID_STYLE
+from desktop.panels.fields import INVALID_STYLE
 from training.subject import render_instances
 
 DOT = "\u00b7"

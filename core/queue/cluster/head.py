@@ -29,12 +29,11 @@ from typing import TYPE_CHECKING, Any
 from core.errors import AtelierError, Cancelled
 from core.generation import Finished, GeneratedOutput, Generator, PreparedRequest
 from core.library.entities import JobClaim
-from core.library.store import clean_temporaries
 from core.models.resolve import ResolvedModel
 from core.queue.cluster.actor import MissingModel, RemoteJob, RemoteResult, WorkerInfo
 from core.queue.cluster.pool import CONTROL, ActorFactory, Slot, slots
 from core.queue.jobs import MAX_ATTEMPTS, Job
-from core.queue.recovery import Recovered, recover_jobs, worker_name
+from core.queue.recovery import Recovered, recover_and_clean, worker_name
 from core.queue.worker import RECOVER_EVERY_S, WorkerEvents, WorkerStats, WorkerStatus
 
 if TYPE_CHECKING:
@@ -165,11 +164,7 @@ class ClusterHead:
 
     def recover(self) -> list[Recovered]:
         """The queue's crash recovery, as a local worker runs it (half-written files go too)."""
-        recovered = recover_jobs(self.jobs)
-        for item in recovered:
-            job = self.jobs.get(item.job_id)
-            if job is not None and job.out_dir:
-                clean_temporaries(Path(job.out_dir))
+        recovered = recover_and_clean(self.jobs)
         if recovered and self.events.recovered:
             self.events.recovered(recovered)
         return recovered

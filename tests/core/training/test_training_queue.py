@@ -102,7 +102,7 @@ def test_a_paused_training_job_keeps_its_checkpoint_and_resumes_to_the_same_weig
     with Library.open(tmp_path / "straight") as library:
         straight = train(spec, library)
     with Library.open(tmp_path / "queued") as library:
-        job = library.queue.submit_training(spec)
+        [job] = library.queue.submit_training(spec)
         worker, seen = _worker_until(library, "pause", 2)
         worker.run(until_empty=True)
         held = library.jobs.get(job.id)
@@ -129,7 +129,7 @@ def test_a_paused_training_job_keeps_its_checkpoint_and_resumes_to_the_same_weig
 
 def test_a_cancelled_training_job_makes_no_variant(tmp_path: Path, subject_images: Path) -> None:
     with Library.open(tmp_path / "home") as library:
-        job = library.queue.submit_training(_spec(subject_images, steps=8))
+        [job] = library.queue.submit_training(_spec(subject_images, steps=8))
         worker, _ = _worker_until(library, "cancel", 1)
         stats = worker.run(until_empty=True)
         ended = library.jobs.get(job.id)
@@ -165,8 +165,9 @@ def test_dreambooth_class_images_are_an_ordinary_job_queued_before_the_run(
         prior_weight=1.0, batch_size=1,
     )  # fmt: skip
     with Library.open(tmp_path / "home") as library:
-        job = library.queue.submit_training(spec)
+        class_job, job = library.queue.submit_training(spec)
         first, second = library.jobs.list()
+        assert (first.id, second.id) == (class_job.id, job.id)
         assert first.kind == "generate" and first.project == "training"
         assert first.request.prompt == "a star" and first.request.batch_count == 2
         assert second.id == job.id and second.kind == "train"
@@ -195,7 +196,7 @@ def test_a_killed_queue_run_goes_on_from_the_last_checkpoint_to_the_same_weights
     spec = _spec(subject_images, steps=40, checkpoint_every=4)
     home = tmp_path / "home"
     with Library.open(home) as library:
-        job = library.queue.submit_training(spec)
+        [job] = library.queue.submit_training(spec)
     command = [sys.executable, "-m", "core.cli.main", "--home", str(home), "queue", "run"]
     runner = subprocess.Popen([*command, "--until-empty"], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 180
